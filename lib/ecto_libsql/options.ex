@@ -1,0 +1,204 @@
+defmodule EctoLibSql.Options do
+  @moduledoc """
+  Validation of `EctoLibSql.Native.open/1` options, and their translation
+  into what the native layer runs: statements run once per database
+  (`journal_mode`) and statements run on every new connection (the other
+  pragmas).
+
+  Defaults for a local file: WAL journal, `synchronous = NORMAL`, foreign
+  keys on, a 5 s busy timeout, a 256-statement cache.
+  """
+
+  alias EctoLibSql.Error
+
+  @keys [
+    :database,
+    :uri,
+    :auth_token,
+    :encryption_key,
+    :sync_interval,
+    :read_your_writes,
+    :read_only,
+    :busy_timeout,
+    :journal_mode,
+    :synchronous,
+    :foreign_keys,
+    :cache_size,
+    :temp_store,
+    :custom_pragmas,
+    :statement_cache_size
+  ]
+
+  @journal_modes [:delete, :truncate, :persist, :memory, :wal, :off]
+  @synchronous [:off, :normal, :full, :extra]
+  @temp_store [:default, :file, :memory]
+
+  @typedoc "The options `EctoLibSql.Native.open/1` accepts."
+  @type t :: keyword()
+
+  @doc "Every option `EctoLibSql.Native.open/1` knows."
+  @spec keys() :: [atom()]
+  def keys, do: @keys
+
+  @doc """
+  Validates `opts` and returns `{database_opts, connect_opts}`, the maps the
+  NIF's `open_database` and `connect` take. Unknown or ill-typed options are
+  an `:invalid_option` error that names the option.
+  """
+  @spec parse(keyword()) :: {:ok, {map(), map()}} | {:error, Error.t()}
+  def parse(opts) when is_list(opts) do
+    with :ok <- check_keyword(opts),
+         :ok <- check_known(opts),
+         {:ok, mode} <- mode(opts),
+         {:ok, values} <- check_values(opts) do
+      {:ok, {database_opts(mode, values), connect_opts(mode, values)}}
+    end
+  end
+
+  def parse(other), do: invalid("options must be a keyword list, got: #{inspect(other)}")
+
+  defp check_keyword(opts) do
+    if Keyword.keyword?(opts), do: :ok, else: invalid("options must be a keyword list, got: #{inspect(opts)}")
+  end
+
+  defp check_known(opts) do
+    case Enum.find(Keyword.keys(opts), &(&1 not in @keys)) do
+      nil -> :ok
+      key -> invalid("unknown option #{inspect(key)}; known options: #{inspect(@keys)}")
+    end
+  end
+
+  defp mode(opts) do
+    case {opts[:database], opts[:uri]} do
+      {nil, nil} -> invalid("give :database (a path or \":memory:\"), :uri, or both")
+      {_, nil} -> {:ok, :local}
+      {nil, _} -> {:ok, :remote}
+      {_, _} -> {:ok, :replica}
+    end
+  end
+
+  defp check_values(opts) do
+    Enum.reduce_while(opts, {:ok, %{}}, fn {key, value}, {:ok, acc} ->
+      case check(key, value) do
+        :ok -> {:cont, {:ok, Map.put(acc, key, value)}}
+        {:error, expected} -> {:halt, invalid("option #{inspect(key)} must be #{expected}, got: #{inspect(value)}")}
+      end
+    end)
+  end
+
+  defp check(key, v) when key in [:database, :uri, :auth_token, :encryption_key],
+    do: if(is_binary(v) and v != "", do: :ok, else: {:error, "a non-empty string"})
+
+  defp check(key, v) when key in [:read_your_writes, :read_only, :foreign_keys],
+    do: if(is_boolean(v), do: :ok, else: {:error, "a boolean"})
+
+  defp check(key, v) when key in [:busy_timeout, :statement_cache_size],
+    do: if(is_integer(v) and v >= 0, do: :ok, else: {:error, "a non-negative integer"})
+
+  defp check(:sync_interval, v),
+    do: if(is_integer(v) and v > 0, do: :ok, else: {:error, "a positive integer (milliseconds)"})
+
+  defp check(:cache_size, v), do: if(is_integer(v), do: :ok, else: {:error, "an integer"})
+  defp check(:journal_mode, v), do: one_of(v, @journal_modes)
+  defp check(:synchronous, v), do: one_of(v, @synchronous)
+  defp check(:temp_store, v), do: one_of(v, @temp_store)
+
+  defp check(:custom_pragmas, v) do
+    valid? =
+      is_list(v) and
+        Enum.all?(v, fn
+          {name, value} when is_atom(name) or is_binary(name) -> pragma_value(value) != :error
+          _ -> false
+        end)
+
+    if valid?, do: :ok, else: {:error, "a list of {name, value} pairs with integer, boolean, atom or string values"}
+  end
+
+  defp one_of(v, allowed),
+    do: if(v in allowed, do: :ok, else: {:error, "one of #{inspect(allowed)}"})
+
+  defp database_opts(mode, values) do
+    file? = mode == :local and values[:database] != ":memory:"
+    read_only? = Map.get(values, :read_only, false)
+
+    journal =
+      case {file? and not read_only?, Map.get(values, :journal_mode, :wal)} do
+        {true, journal} -> ["PRAGMA journal_mode = #{journal}"]
+        {false, _} -> []
+      end
+
+    %{
+      mode: Atom.to_string(mode),
+      database: values[:database],
+      uri: values[:uri],
+      auth_token: values[:auth_token],
+      encryption_key: values[:encryption_key],
+      sync_interval: values[:sync_interval],
+      read_your_writes: Map.get(values, :read_your_writes, true),
+      read_only: read_only?,
+      init_sql: journal
+    }
+  end
+
+  defp connect_opts(mode, values) do
+    defaults =
+      if mode == :remote do
+        # A remote server keeps its own settings; only what the user asks
+        # for explicitly is sent.
+        Map.take(values, [:synchronous, :foreign_keys, :cache_size, :temp_store])
+      else
+        Map.merge(
+          %{synchronous: :normal, foreign_keys: true},
+          Map.take(values, [:synchronous, :foreign_keys, :cache_size, :temp_store])
+        )
+      end
+
+    pragmas =
+      Enum.map([:synchronous, :foreign_keys, :cache_size, :temp_store], &{&1, defaults[&1]})
+      |> Enum.reject(fn {_, v} -> is_nil(v) end)
+      |> Kernel.++(Map.get(values, :custom_pragmas, []))
+      |> Enum.map(fn {name, value} -> pragma_sql(name, value) end)
+
+    %{
+      busy_timeout: Map.get(values, :busy_timeout, 5000),
+      statement_cache_size: Map.get(values, :statement_cache_size, 256),
+      setup_sql: pragmas
+    }
+  end
+
+  @doc """
+  The SQL for `PRAGMA name = value`. Names must be identifiers (optionally
+  prefixed by a schema, `main.cache_size`); values may be integers,
+  booleans, atoms or strings (quoted unless they are plain identifiers).
+  Raises `ArgumentError` for anything else.
+  """
+  @spec pragma_sql(atom() | String.t(), term()) :: String.t()
+  def pragma_sql(name, value) do
+    name = to_string(name)
+
+    unless Regex.match?(~r/\A([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*\z/, name) do
+      raise ArgumentError, "invalid pragma name #{inspect(name)}"
+    end
+
+    case pragma_value(value) do
+      :error -> raise ArgumentError, "invalid value for pragma #{name}: #{inspect(value)}"
+      rendered -> "PRAGMA #{name} = #{rendered}"
+    end
+  end
+
+  defp pragma_value(true), do: "ON"
+  defp pragma_value(false), do: "OFF"
+  defp pragma_value(v) when is_integer(v), do: Integer.to_string(v)
+  defp pragma_value(nil), do: :error
+  defp pragma_value(v) when is_atom(v), do: pragma_value(Atom.to_string(v))
+
+  defp pragma_value(v) when is_binary(v) do
+    if Regex.match?(~r/\A[A-Za-z_][A-Za-z0-9_]*\z/, v),
+      do: v,
+      else: "'" <> String.replace(v, "'", "''") <> "'"
+  end
+
+  defp pragma_value(_), do: :error
+
+  defp invalid(message), do: {:error, %Error{code: :invalid_option, message: message}}
+end

@@ -1,0 +1,308 @@
+//! The crate's one error type, and the classification of SQLite result codes
+//! into the atoms Elixir code matches on.
+
+use thiserror::Error;
+
+/// Primary SQLite result codes we classify (the low byte of an extended code).
+mod primary {
+    pub const ERROR: i32 = 1;
+    pub const PERM: i32 = 3;
+    pub const ABORT: i32 = 4;
+    pub const BUSY: i32 = 5;
+    pub const LOCKED: i32 = 6;
+    pub const NOMEM: i32 = 7;
+    pub const READONLY: i32 = 8;
+    pub const INTERRUPT: i32 = 9;
+    pub const IOERR: i32 = 10;
+    pub const CORRUPT: i32 = 11;
+    pub const FULL: i32 = 13;
+    pub const CANTOPEN: i32 = 14;
+    pub const SCHEMA: i32 = 17;
+    pub const TOOBIG: i32 = 18;
+    pub const CONSTRAINT: i32 = 19;
+    pub const MISMATCH: i32 = 20;
+    pub const MISUSE: i32 = 21;
+    pub const AUTH: i32 = 23;
+    pub const RANGE: i32 = 25;
+    pub const NOTADB: i32 = 26;
+}
+
+/// Extended constraint codes (see sqlite3.h, `SQLITE_CONSTRAINT_*`).
+mod constraint {
+    pub const CHECK: i32 = 275;
+    pub const FOREIGNKEY: i32 = 787;
+    pub const NOTNULL: i32 = 1299;
+    pub const PRIMARYKEY: i32 = 1555;
+    pub const UNIQUE: i32 = 2067;
+}
+
+/// Every failure the NIF reports. Each variant knows its code atom name.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A failure reported by SQLite (locally or by a remote server), with its
+    /// extended result code when one is known.
+    #[error("{message}")]
+    Sqlite {
+        extended_code: Option<i32>,
+        message: String,
+    },
+    /// The connection, statement or cursor was closed.
+    #[error("{0}")]
+    Closed(&'static str),
+    /// The API was used wrongly: bad parameters, a foreign cursor, ...
+    #[error("{0}")]
+    Misuse(String),
+    /// An option that cannot be honoured.
+    #[error("{0}")]
+    InvalidOption(String),
+    /// The operation does not exist for this kind of connection.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A remote server or the network failed.
+    #[error("{0}")]
+    Remote(String),
+    /// Replication (embedded replica sync) failed.
+    #[error("{0}")]
+    Sync(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn misuse(message: impl Into<String>) -> Self {
+        Error::Misuse(message.into())
+    }
+
+    /// The code atom's name, as Elixir sees it in `%EctoLibSql.Error{code: ...}`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Sqlite {
+                extended_code,
+                message,
+            } => classify(*extended_code, message),
+            Error::Closed(_) => "closed",
+            Error::Misuse(_) => "misuse",
+            Error::InvalidOption(_) => "invalid_option",
+            Error::Unsupported(_) => "unsupported",
+            Error::Remote(_) => "remote",
+            Error::Sync(_) => "sync",
+        }
+    }
+
+    pub fn extended_code(&self) -> Option<i32> {
+        match self {
+            Error::Sqlite { extended_code, .. } => *extended_code,
+            _ => None,
+        }
+    }
+}
+
+/// Classifies a SQLite failure. The extended code decides where there is
+/// one; a remote server sometimes only names the code in its message
+/// (`SQLITE_CONSTRAINT_UNIQUE: ...`), so the name is the fallback.
+pub fn classify(extended_code: Option<i32>, message: &str) -> &'static str {
+    match extended_code {
+        Some(code) => classify_code(code, message),
+        None => classify_message(message),
+    }
+}
+
+fn classify_code(code: i32, message: &str) -> &'static str {
+    match code {
+        constraint::UNIQUE => return "constraint_unique",
+        constraint::PRIMARYKEY => return "constraint_primary_key",
+        constraint::FOREIGNKEY => return "constraint_foreign_key",
+        constraint::NOTNULL => return "constraint_not_null",
+        constraint::CHECK => return "constraint_check",
+        _ => {}
+    }
+    match code & 0xff {
+        primary::ERROR
+            if message.contains("syntax error") || message.contains("incomplete input") =>
+        {
+            "syntax"
+        }
+        primary::ERROR => "error",
+        primary::PERM => "perm",
+        primary::ABORT => "abort",
+        primary::BUSY => "busy",
+        primary::LOCKED => "locked",
+        primary::NOMEM => "nomem",
+        primary::READONLY => "readonly",
+        primary::INTERRUPT => "interrupted",
+        primary::IOERR => "io",
+        primary::CORRUPT => "corrupt",
+        primary::FULL => "full",
+        primary::CANTOPEN => "cantopen",
+        primary::SCHEMA => "schema",
+        primary::TOOBIG => "toobig",
+        primary::CONSTRAINT => "constraint",
+        primary::MISMATCH => "mismatch",
+        primary::MISUSE => "misuse",
+        primary::AUTH => "auth",
+        primary::RANGE => "range",
+        primary::NOTADB => "notadb",
+        _ => "error",
+    }
+}
+
+/// Code names as a remote server spells them, most specific first.
+const NAMED_CODES: &[(&str, &str)] = &[
+    ("SQLITE_CONSTRAINT_UNIQUE", "constraint_unique"),
+    ("SQLITE_CONSTRAINT_PRIMARYKEY", "constraint_primary_key"),
+    ("SQLITE_CONSTRAINT_FOREIGNKEY", "constraint_foreign_key"),
+    ("SQLITE_CONSTRAINT_NOTNULL", "constraint_not_null"),
+    ("SQLITE_CONSTRAINT_CHECK", "constraint_check"),
+    ("SQLITE_CONSTRAINT", "constraint"),
+    ("SQLITE_BUSY", "busy"),
+    ("SQLITE_LOCKED", "locked"),
+    ("SQLITE_READONLY", "readonly"),
+    ("SQLITE_INTERRUPT", "interrupted"),
+    ("SQLITE_AUTH", "auth"),
+];
+
+fn classify_message(message: &str) -> &'static str {
+    for (name, code) in NAMED_CODES {
+        if message.contains(name) {
+            return code;
+        }
+    }
+    if message.contains("syntax error") || message.contains("incomplete input") {
+        "syntax"
+    } else {
+        "error"
+    }
+}
+
+impl From<libsql::Error> for Error {
+    fn from(err: libsql::Error) -> Self {
+        use libsql::Error as E;
+        match err {
+            E::SqliteFailure(code, message) => Error::Sqlite {
+                extended_code: Some(code),
+                message,
+            },
+            E::RemoteSqliteFailure(_code, extended, message) => Error::Sqlite {
+                extended_code: Some(extended),
+                message,
+            },
+            E::Sqlite3SyntaxError(line, col, message) => Error::Sqlite {
+                extended_code: Some(primary::ERROR),
+                message: format!("syntax error at line {line}, column {col}: {message}"),
+            },
+            E::Sqlite3ParserError(e) => Error::Sqlite {
+                extended_code: Some(primary::ERROR),
+                message: format!("syntax error: {e}"),
+            },
+            E::Misuse(message) => Error::Misuse(message),
+            E::Hrana(e) | E::WriteDelegation(e) => {
+                let message = e.to_string();
+                match classify_message(&message) {
+                    "error" => Error::Remote(message),
+                    _ => Error::Sqlite {
+                        extended_code: None,
+                        message,
+                    },
+                }
+            }
+            E::ConnectionFailed(m) => Error::Sqlite {
+                extended_code: Some(primary::CANTOPEN),
+                message: m,
+            },
+            E::Replication(e) | E::Sync(e) => Error::Sync(e.to_string()),
+            E::SyncNotSupported(mode) => Error::Unsupported(format!(
+                "replication calls need an embedded replica, not a {mode} database"
+            )),
+            E::LoadExtensionNotSupported => {
+                Error::Unsupported("extensions can only be loaded into local databases".into())
+            }
+            E::TransactionalBatchError(m) => Error::Sqlite {
+                extended_code: None,
+                message: m,
+            },
+            other => Error::Sqlite {
+                extended_code: None,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn constraint_codes_are_specific() {
+        assert_eq!(
+            classify(Some(2067), "UNIQUE constraint failed: t.a"),
+            "constraint_unique"
+        );
+        assert_eq!(
+            classify(Some(1555), "UNIQUE constraint failed: t.id"),
+            "constraint_primary_key"
+        );
+        assert_eq!(
+            classify(Some(787), "FOREIGN KEY constraint failed"),
+            "constraint_foreign_key"
+        );
+        assert_eq!(
+            classify(Some(1299), "NOT NULL constraint failed: t.a"),
+            "constraint_not_null"
+        );
+        assert_eq!(
+            classify(Some(275), "CHECK constraint failed: c"),
+            "constraint_check"
+        );
+        assert_eq!(classify(Some(19), "constraint failed"), "constraint");
+    }
+
+    #[test]
+    fn extended_codes_fall_back_to_their_primary_code() {
+        assert_eq!(classify(Some(5 | (1 << 8)), "database is locked"), "busy");
+        assert_eq!(classify(Some(6), "database table is locked"), "locked");
+        assert_eq!(classify(Some(9), "interrupted"), "interrupted");
+        assert_eq!(
+            classify(Some(8 | (1 << 8)), "attempt to write a readonly database"),
+            "readonly"
+        );
+        assert_eq!(classify(Some(10 | (3 << 8)), "disk I/O error"), "io");
+    }
+
+    #[test]
+    fn generic_errors_tell_syntax_apart() {
+        assert_eq!(classify(Some(1), "near \"SELEC\": syntax error"), "syntax");
+        assert_eq!(classify(Some(1), "no such table: nope"), "error");
+    }
+
+    #[test]
+    fn remote_messages_are_classified_by_code_name() {
+        assert_eq!(
+            classify(
+                None,
+                "SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: t.a"
+            ),
+            "constraint_unique"
+        );
+        assert_eq!(classify(None, "SQLITE_BUSY: database is locked"), "busy");
+        assert_eq!(classify(None, "something else"), "error");
+    }
+
+    #[test]
+    fn libsql_errors_keep_their_extended_code() {
+        let err: Error =
+            libsql::Error::SqliteFailure(2067, "UNIQUE constraint failed: t.a".into()).into();
+        assert_eq!(err.code(), "constraint_unique");
+        assert_eq!(err.extended_code(), Some(2067));
+    }
+
+    proptest! {
+        #[test]
+        fn every_code_classifies_to_a_known_atom(code in any::<i32>(), message in ".*") {
+            let atom = classify(Some(code), &message);
+            prop_assert!(!atom.is_empty());
+            prop_assert!(atom.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Running one prepared statement: bind, step every row straight into Erlang
+//! terms, reset. Shared by the statement cache, explicit statements and
+//! batches, so that all of them behave the same.
+
+use libsql::params::Params as LibsqlParams;
+use libsql::Value;
+use rustler::{Encoder, Env, Term};
+
+use crate::error::{Error, Result};
+use crate::params::{check_count, order_named};
+use crate::runtime::{block_on, Driver};
+use crate::sql;
+use crate::term::{encode_value, Params};
+
+/// A prepared statement and what we learnt about it at prepare time, so
+/// that each execution does no more than bind and step.
+pub struct Prepared {
+    pub stmt: libsql::Statement,
+    pub command: &'static str,
+    pub columns: Vec<String>,
+    pub param_count: usize,
+}
+
+impl Prepared {
+    pub fn prepare(driver: Driver, conn: &libsql::Connection, sql: &str) -> Result<Prepared> {
+        let stmt = block_on(driver, conn.prepare(sql))??;
+        let columns = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let param_count = stmt.parameter_count();
+        Ok(Prepared {
+            stmt,
+            command: sql::command(sql),
+            columns,
+            param_count,
+        })
+    }
+
+    /// The placeholders' names, in parameter order (`None` for a bare `?`).
+    pub fn placeholders(&self) -> Vec<Option<String>> {
+        (1..=self.param_count)
+            .map(|i| self.stmt.parameter_name(i as i32).map(str::to_string))
+            .collect()
+    }
+
+    /// The values to bind, in parameter order.
+    pub fn bind_values(&self, params: Params) -> Result<Vec<Value>> {
+        match params {
+            Params::Positional(values) => {
+                check_count(self.param_count, values.len())?;
+                Ok(values)
+            }
+            Params::Named(pairs) => order_named(&self.placeholders(), pairs),
+        }
+    }
+
+    /// Whether the statement changes the schema: cached statements (and
+    /// their cached column names) are dropped after one runs.
+    pub fn changes_schema(&self) -> bool {
+        matches!(self.command, "create" | "drop" | "alter")
+    }
+}
+
+/// What one execution produced.
+pub struct Outcome<'a> {
+    /// The rows as an Erlang list of lists, when the statement has columns.
+    pub rows: Option<Term<'a>>,
+    /// Rows returned, or rows changed for a statement that returns none.
+    pub num_rows: u64,
+}
+
+/// Binds `values`, steps the statement to the end and resets it. Rows are
+/// encoded as they are stepped: no intermediate copy of the result.
+pub fn run<'a>(
+    env: Env<'a>,
+    driver: Driver,
+    conn: &libsql::Connection,
+    prepared: &Prepared,
+    values: Vec<Value>,
+) -> Result<Outcome<'a>> {
+    // A statement left un-reset (by an error elsewhere) would keep its read
+    // transaction open; resetting an idle statement costs nothing.
+    prepared.stmt.reset();
+    let ncols = prepared.columns.len();
+    let result = block_on(driver, async {
+        let mut rows = prepared
+            .stmt
+            .query(LibsqlParams::Positional(values))
+            .await?;
+        let mut out: Vec<Term<'a>> = Vec::new();
+        let mut cells: Vec<Term<'a>> = Vec::with_capacity(ncols);
+        while let Some(row) = rows.next().await? {
+            cells.clear();
+            for i in 0..ncols {
+                cells.push(encode_value(env, &row.get_value(i as i32)?));
+            }
+            out.push(cells.encode(env));
+        }
+        Ok::<_, libsql::Error>(out)
+    });
+    prepared.stmt.reset();
+    let out = result??;
+    if ncols == 0 {
+        Ok(Outcome {
+            rows: None,
+            num_rows: conn.changes(),
+        })
+    } else {
+        let num_rows = out.len() as u64;
+        Ok(Outcome {
+            rows: Some(out.encode(env)),
+            num_rows,
+        })
+    }
+}
+
+/// Steps at most `max` rows of an open result set (a cursor). Returns the
+/// rows and whether the result set is exhausted.
+pub fn fetch_rows<'a>(
+    env: Env<'a>,
+    driver: Driver,
+    rows: &mut libsql::Rows,
+    ncols: usize,
+    max: usize,
+) -> Result<(Vec<Term<'a>>, bool)> {
+    let out = block_on(driver, async {
+        let mut out: Vec<Term<'a>> = Vec::with_capacity(max.min(4096));
+        let mut cells: Vec<Term<'a>> = Vec::with_capacity(ncols);
+        while out.len() < max {
+            match rows.next().await? {
+                Some(row) => {
+                    cells.clear();
+                    for i in 0..ncols {
+                        cells.push(encode_value(env, &row.get_value(i as i32)?));
+                    }
+                    out.push(cells.encode(env));
+                }
+                None => return Ok::<_, libsql::Error>((out, true)),
+            }
+        }
+        Ok((out, false))
+    })??;
+    Ok(out)
+}
+
+/// Column names as an Erlang list of binaries.
+pub fn columns_term<'a>(env: Env<'a>, columns: &[String]) -> Term<'a> {
+    columns.encode(env)
+}
+
+pub fn closed_connection() -> Error {
+    Error::Closed("the connection is closed")
+}

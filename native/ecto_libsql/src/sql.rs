@@ -1,0 +1,124 @@
+//! What we learn from SQL text without parsing it: the kind of command a
+//! statement is (for `%EctoLibSql.Result{command: ...}`).
+
+/// The command a statement runs, from its first keyword. `WITH` queries are
+/// classified by the first DML keyword after their common table expressions.
+pub fn command(sql: &str) -> &'static str {
+    let mut words = keywords(sql);
+    match words.next() {
+        Some(word) if word.eq_ignore_ascii_case("with") => {
+            words.find_map(|w| dml(&w)).unwrap_or("select")
+        }
+        Some(word) => first_keyword(&word),
+        None => "other",
+    }
+}
+
+fn dml(word: &str) -> Option<&'static str> {
+    ["select", "insert", "update", "delete", "replace"]
+        .into_iter()
+        .find(|k| word.eq_ignore_ascii_case(k))
+        .map(first_keyword)
+}
+
+fn first_keyword(word: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "select",
+        "insert",
+        "update",
+        "delete",
+        "replace",
+        "create",
+        "drop",
+        "alter",
+        "begin",
+        "commit",
+        "end",
+        "rollback",
+        "savepoint",
+        "release",
+        "pragma",
+        "explain",
+        "vacuum",
+        "analyze",
+        "attach",
+        "detach",
+        "reindex",
+        "values",
+    ];
+    match KNOWN.iter().find(|k| word.eq_ignore_ascii_case(k)) {
+        Some(&"end") => "commit",
+        Some(&"replace") => "insert",
+        Some(&"values") => "select",
+        Some(k) => k,
+        None => "other",
+    }
+}
+
+/// Words of the SQL outside comments, string literals and quoted names.
+fn keywords(sql: &str) -> impl Iterator<Item = String> + '_ {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            } else if b == b'/' && bytes.get(i + 1) == Some(&b'*') {
+                i += 2;
+                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            } else if matches!(b, b'\'' | b'"' | b'`' | b'[') {
+                let close = if b == b'[' { b']' } else { b };
+                i += 1;
+                while i < bytes.len() && bytes[i] != close {
+                    i += 1;
+                }
+                i += 1;
+            } else if b.is_ascii_alphabetic() || b == b'_' {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                return Some(sql[start..i].to_string());
+            } else {
+                i += 1;
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_keyword_decides() {
+        assert_eq!(command("SELECT 1"), "select");
+        assert_eq!(command("  insert into t values (1)"), "insert");
+        assert_eq!(command("-- note\nUPDATE t SET a = 1"), "update");
+        assert_eq!(command("/* x */ delete from t"), "delete");
+        assert_eq!(command("CREATE TABLE t (a)"), "create");
+        assert_eq!(command("END"), "commit");
+        assert_eq!(command(""), "other");
+        assert_eq!(command("frobnicate"), "other");
+    }
+
+    #[test]
+    fn with_queries_take_their_dml_keyword() {
+        assert_eq!(
+            command("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"),
+            "insert"
+        );
+        assert_eq!(
+            command("WITH x AS (SELECT 'delete') SELECT * FROM x"),
+            "select"
+        );
+        assert_eq!(command("WITH \"update\" AS (SELECT 1) SELECT 1"), "select");
+    }
+}

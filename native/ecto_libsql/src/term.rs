@@ -1,0 +1,201 @@
+//! Conversion between Erlang terms and libSQL values, and the encoding of
+//! results and errors as the Elixir structs `EctoLibSql.Result` and
+//! `EctoLibSql.Error`.
+
+use libsql::Value;
+use rustler::types::tuple::get_tuple;
+use rustler::{Atom, Binary, Encoder, Env, Term, TermType};
+
+use crate::error::{Error, Result};
+
+mod atoms {
+    rustler::atoms! {
+        nil,
+        ok,
+        error,
+        blob,
+        __struct__,
+        columns,
+        rows,
+        num_rows,
+        command,
+        code,
+        extended_code,
+        message,
+        statement,
+    }
+}
+
+/// Converts one Elixir parameter into a libSQL value. Booleans become 1/0,
+/// UTF-8 binaries TEXT, `{:blob, binary}` BLOB. Integers outside i64 and
+/// binaries that are not UTF-8 are errors rather than silent changes.
+pub fn decode_value(term: Term) -> Result<Value> {
+    match term.get_type() {
+        TermType::Atom => match term.atom_to_string().as_deref() {
+            Ok("nil") => Ok(Value::Null),
+            Ok("true") => Ok(Value::Integer(1)),
+            Ok("false") => Ok(Value::Integer(0)),
+            Ok(other) => Err(Error::misuse(format!(
+                "cannot bind the atom :{other}: use nil, true, false, a number, a binary or {{:blob, binary}}"
+            ))),
+            Err(_) => Err(Error::misuse("cannot bind an unreadable atom")),
+        },
+        TermType::Integer => term
+            .decode::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| Error::misuse("integer parameter out of the 64-bit signed range SQLite stores")),
+        TermType::Float => term
+            .decode::<f64>()
+            .map(Value::Real)
+            .map_err(|_| Error::misuse("unreadable float parameter")),
+        TermType::Binary => {
+            let bin: Binary = term.decode().map_err(|_| Error::misuse("unreadable binary parameter"))?;
+            match std::str::from_utf8(bin.as_slice()) {
+                Ok(text) => Ok(Value::Text(text.to_owned())),
+                Err(_) => Err(Error::misuse(
+                    "binary parameter is not valid UTF-8 text: pass {:blob, binary} to store bytes",
+                )),
+            }
+        }
+        TermType::Tuple => {
+            let elements = get_tuple(term).map_err(|_| Error::misuse("unreadable tuple parameter"))?;
+            match elements.as_slice() {
+                [tag, bytes] if tag.decode::<Atom>().ok() == Some(atoms::blob()) => {
+                    let bin: Binary = bytes
+                        .decode()
+                        .map_err(|_| Error::misuse("{:blob, value} needs a binary value"))?;
+                    Ok(Value::Blob(bin.as_slice().to_vec()))
+                }
+                _ => Err(Error::misuse(
+                    "cannot bind a tuple: the only tuple parameter is {:blob, binary}",
+                )),
+            }
+        }
+        other => Err(Error::misuse(format!(
+            "cannot bind a parameter of type {other:?}: use nil, a boolean, a number, a binary or {{:blob, binary}}"
+        ))),
+    }
+}
+
+/// Parameters as Elixir gives them: a list of values (positional) or a list
+/// of `{name, value}` pairs (named; the Elixir layer turns maps and keyword
+/// lists into that).
+pub enum Params {
+    Positional(Vec<Value>),
+    Named(Vec<(String, Value)>),
+}
+
+/// Reads `params`: a list of values, or `{:named, [{name, value}]}`.
+pub fn decode_params(term: Term) -> Result<Params> {
+    if let Ok(elements) = get_tuple(term) {
+        if let [tag, list] = elements.as_slice() {
+            if tag.atom_to_string().ok().as_deref() == Some("named") {
+                let pairs: Vec<(String, Term)> = list.decode().map_err(|_| {
+                    Error::misuse("named parameters must be {name, value} pairs with string names")
+                })?;
+                return pairs
+                    .into_iter()
+                    .map(|(name, value)| decode_value(value).map(|v| (name, v)))
+                    .collect::<Result<_>>()
+                    .map(Params::Named);
+            }
+        }
+    }
+    let list: Vec<Term> = term
+        .decode()
+        .map_err(|_| Error::misuse("parameters must be a list, a map or a keyword list"))?;
+    list.into_iter()
+        .map(decode_value)
+        .collect::<Result<_>>()
+        .map(Params::Positional)
+}
+
+/// Encodes a libSQL value as the Elixir value users get back.
+pub fn encode_value<'a>(env: Env<'a>, value: &Value) -> Term<'a> {
+    match value {
+        Value::Null => atoms::nil().encode(env),
+        Value::Integer(i) => i.encode(env),
+        Value::Real(f) => f.encode(env),
+        Value::Text(s) => s.as_str().encode(env),
+        Value::Blob(b) => {
+            let mut bin = rustler::NewBinary::new(env, b.len());
+            bin.as_mut_slice().copy_from_slice(b);
+            Term::from(bin)
+        }
+    }
+}
+
+/// `%EctoLibSql.Result{}` built directly, so the Elixir side has nothing to
+/// reshape on the hot path.
+pub fn encode_result<'a>(
+    env: Env<'a>,
+    command: &str,
+    columns: Option<Term<'a>>,
+    rows: Option<Term<'a>>,
+    num_rows: u64,
+) -> Term<'a> {
+    let nil = atoms::nil().encode(env);
+    let keys = [
+        atoms::__struct__().encode(env),
+        atoms::command().encode(env),
+        atoms::columns().encode(env),
+        atoms::rows().encode(env),
+        atoms::num_rows().encode(env),
+    ];
+    let values = [
+        Atom::from_str(env, "Elixir.EctoLibSql.Result")
+            .map(|a| a.encode(env))
+            .unwrap_or(nil),
+        Atom::from_str(env, command)
+            .map(|a| a.encode(env))
+            .unwrap_or(nil),
+        columns.unwrap_or(nil),
+        rows.unwrap_or(nil),
+        num_rows.encode(env),
+    ];
+    Term::map_from_term_arrays(env, &keys, &values).unwrap_or(nil)
+}
+
+/// `%EctoLibSql.Error{}` for an error.
+pub fn encode_error<'a>(env: Env<'a>, err: &Error) -> Term<'a> {
+    let nil = atoms::nil().encode(env);
+    let keys = [
+        atoms::__struct__().encode(env),
+        atoms::code().encode(env),
+        atoms::extended_code().encode(env),
+        atoms::message().encode(env),
+        atoms::statement().encode(env),
+        Atom::from_str(env, "__exception__")
+            .map(|a| a.encode(env))
+            .unwrap_or(nil),
+    ];
+    let values = [
+        Atom::from_str(env, "Elixir.EctoLibSql.Error")
+            .map(|a| a.encode(env))
+            .unwrap_or(nil),
+        Atom::from_str(env, err.code())
+            .map(|a| a.encode(env))
+            .unwrap_or(nil),
+        err.extended_code().encode(env),
+        err.to_string().encode(env),
+        nil,
+        true.encode(env),
+    ];
+    Term::map_from_term_arrays(env, &keys, &values).unwrap_or(nil)
+}
+
+/// `{:ok, term}` or `{:error, %EctoLibSql.Error{}}`.
+pub fn reply<'a>(env: Env<'a>, result: Result<Term<'a>>) -> Term<'a> {
+    match result {
+        Ok(term) => (atoms::ok(), term).encode(env),
+        Err(err) => (atoms::error(), encode_error(env, &err)).encode(env),
+    }
+}
+
+/// `:ok` or `{:error, %EctoLibSql.Error{}}`.
+pub fn reply_ok<'a>(env: Env<'a>, result: Result<()>) -> Term<'a> {
+    match result {
+        Ok(()) => atoms::ok().encode(env),
+        Err(err) => (atoms::error(), encode_error(env, &err)).encode(env),
+    }
+}
