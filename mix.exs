@@ -146,6 +146,9 @@ defmodule EctoLibSql.MixProject do
       version: @version,
       elixir: "~> 1.14",
       start_permanent: Mix.env() == :prod,
+      # The two modes compile different files; separate build folders keep
+      # a switch between them from recompiling everything.
+      build_path: if(mode == :core, do: "_build/core", else: "_build"),
       compilers: [:libsql_nif] ++ Mix.compilers(),
       elixirc_paths: elixirc_paths(Mix.env(), mode),
       test_paths: test_paths(mode, System.get_env("ECTO_LIBSQL_INTEGRATION")),

@@ -12,7 +12,8 @@ defmodule EctoLibSql.Native do
 
   A list binds positional parameters (`?`, `?NNN`); a map or keyword list
   binds named ones (`:name`, `@name`, `$name`; the key may be given with or
-  without its prefix). Values: `nil`, integers (64-bit), floats, booleans
+  without its prefix). A list made only of `{:blob, binary}` values is
+  positional: to bind a parameter named `blob`, use a map. Values: `nil`, integers (64-bit), floats, booleans
   (stored as 1/0), UTF-8 binaries (TEXT) and `{:blob, binary}` (BLOB).
 
   ## Results
@@ -80,7 +81,8 @@ defmodule EctoLibSql.Native do
   """
   @spec connect(database(), keyword()) :: {:ok, conn()} | error()
   def connect(database, opts) when is_reference(database) do
-    with {:ok, {_, conn_opts}} <- Options.parse(opts), do: Nif.connect(database, conn_opts)
+    with {:ok, conn_opts} <- Options.parse_connect(opts, Nif.database_kind(database)),
+         do: Nif.connect(database, conn_opts)
   end
 
   @doc "The database a connection belongs to."
@@ -363,25 +365,33 @@ defmodule EctoLibSql.Native do
 
   @doc "Pulls new frames from the primary (embedded replicas): `{:ok, {frame_no, frames_synced}}`."
   @spec sync(conn()) :: {:ok, {non_neg_integer() | nil, non_neg_integer()}} | error()
-  def sync(conn), do: Nif.db_sync(database(conn))
+  def sync(conn), do: on_database(conn, &Nif.db_sync/1)
 
   @doc "Syncs until the replica has reached `frame`."
   @spec sync_until(conn(), non_neg_integer()) :: {:ok, {non_neg_integer() | nil, non_neg_integer()}} | error()
-  def sync_until(conn, frame) when is_integer(frame) and frame >= 0, do: Nif.db_sync_until(database(conn), frame)
+  def sync_until(conn, frame) when is_integer(frame) and frame >= 0,
+    do: on_database(conn, &Nif.db_sync_until(&1, frame))
 
   @doc "The replica's current replication index (frame number), or `nil` before any sync."
   @spec replication_index(conn()) :: {:ok, non_neg_integer() | nil} | error()
-  def replication_index(conn), do: Nif.db_replication_index(database(conn))
+  def replication_index(conn), do: on_database(conn, &Nif.db_replication_index/1)
 
   @doc "Flushes the replicator's pending frames to the local file."
   @spec flush_replicator(conn()) :: {:ok, non_neg_integer() | nil} | error()
-  def flush_replicator(conn), do: Nif.db_flush_replicator(database(conn))
+  def flush_replicator(conn), do: on_database(conn, &Nif.db_flush_replicator/1)
 
   @doc "The highest frame number this replica's writes produced on the primary."
   @spec max_write_replication_index(conn()) :: {:ok, non_neg_integer() | nil} | error()
-  def max_write_replication_index(conn), do: Nif.db_max_write_replication_index(database(conn))
+  def max_write_replication_index(conn), do: on_database(conn, &Nif.db_max_write_replication_index/1)
 
   # -- helpers ---------------------------------------------------------------
+
+  # Replication calls act on the database, which outlives a closed
+  # connection: a closed connection still answers `:closed`, like every
+  # other call on it.
+  defp on_database(conn, fun) do
+    with :ok <- ping(conn), do: fun.(database(conn))
+  end
 
   @doc false
   # Maps and keyword lists become `{:named, [{name, value}]}` for the NIF.
@@ -393,7 +403,11 @@ defmodule EctoLibSql.Native do
   end
 
   def encode_params([{key, _} | _] = params) when is_atom(key) do
-    if Keyword.keyword?(params), do: named(params), else: {:ok, params}
+    # `[{:blob, <<...>>}]` is also a keyword list: a list of nothing but
+    # blob values is positional (bind a parameter named `blob` with a map).
+    if Keyword.keyword?(params) and not Enum.all?(params, &match?({:blob, _}, &1)),
+      do: named(params),
+      else: {:ok, params}
   end
 
   def encode_params(params) when is_list(params), do: {:ok, params}

@@ -21,6 +21,7 @@ defmodule EctoLibSql.Nif do
 
   def sqlite_version, do: not_loaded()
   def open_database(_opts), do: not_loaded()
+  def database_kind(_db), do: not_loaded()
   def db_sync(_db), do: not_loaded()
   def db_sync_until(_db, _frame), do: not_loaded()
   def db_replication_index(_db), do: not_loaded()
@@ -29,6 +30,8 @@ defmodule EctoLibSql.Nif do
   def connect(_db, _opts), do: not_loaded()
   def close(_conn), do: not_loaded()
   def query(_conn, _sql, _params), do: not_loaded()
+  def query_traced(_conn, _sql, _params), do: not_loaded()
+  def prepare_cached(_conn, _sql), do: not_loaded()
   def execute(_conn, _sql, _params), do: not_loaded()
   def batch_sql(_conn, _sql, _transactional), do: not_loaded()
   def batch_statements(_conn, _statements, _transactional), do: not_loaded()

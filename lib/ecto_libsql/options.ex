@@ -57,6 +57,23 @@ defmodule EctoLibSql.Options do
 
   def parse(other), do: invalid("options must be a keyword list, got: #{inspect(other)}")
 
+  @doc """
+  Validates `opts` for a new connection to an already opened database of
+  `kind` (`:local`, `:remote` or `:replica`) and returns the map the NIF's
+  `connect` takes. `:database` and `:uri` are not needed: the database is
+  already open, and its kind decides the defaults.
+  """
+  @spec parse_connect(keyword(), :local | :remote | :replica) :: {:ok, map()} | {:error, Error.t()}
+  def parse_connect(opts, kind) when is_list(opts) do
+    with :ok <- check_keyword(opts),
+         :ok <- check_known(opts),
+         {:ok, values} <- check_values(opts) do
+      {:ok, connect_opts(kind, values)}
+    end
+  end
+
+  def parse_connect(other, _kind), do: invalid("options must be a keyword list, got: #{inspect(other)}")
+
   defp check_keyword(opts) do
     if Keyword.keyword?(opts), do: :ok, else: invalid("options must be a keyword list, got: #{inspect(opts)}")
   end
@@ -153,8 +170,17 @@ defmodule EctoLibSql.Options do
         )
       end
 
+    # WAL is a property of the file, set once per database; the rollback
+    # journal modes are per connection, so every connection sets them.
+    journal =
+      case {mode, values[:journal_mode], values[:read_only]} do
+        {:local, journal, read_only} when journal not in [nil, :wal] and read_only != true -> [journal_mode: journal]
+        _ -> []
+      end
+
     pragmas =
-      Enum.map([:synchronous, :foreign_keys, :cache_size, :temp_store], &{&1, defaults[&1]})
+      journal
+      |> Kernel.++(Enum.map([:synchronous, :foreign_keys, :cache_size, :temp_store], &{&1, defaults[&1]}))
       |> Enum.reject(fn {_, v} -> is_nil(v) end)
       |> Kernel.++(Map.get(values, :custom_pragmas, []))
       |> Enum.map(fn {name, value} -> pragma_sql(name, value) end)

@@ -1,0 +1,86 @@
+# The ecto and ecto_sql shared integration suites, run against
+# Ecto.Adapters.LibSql. Run with:
+#
+#     ECTO_LIBSQL_DEPS_PATH=/path/to/sources ECTO_LIBSQL_INTEGRATION=1 mix test
+#
+Logger.configure(level: :info)
+
+Application.put_env(:ecto, :primary_key_type, :id)
+Application.put_env(:ecto, :async_integration_tests, false)
+
+ecto = Mix.Project.deps_paths()[:ecto]
+ecto_sql = Mix.Project.deps_paths()[:ecto_sql]
+
+Code.require_file("#{ecto_sql}/integration_test/support/repo.exs", __DIR__)
+
+tmp = Path.join(System.tmp_dir!(), "ecto_libsql_integration_#{System.os_time()}")
+File.mkdir_p!(tmp)
+
+alias Ecto.Integration.{PoolRepo, TestRepo}
+
+Application.put_env(:ecto_libsql, TestRepo,
+  adapter: Ecto.Adapters.LibSql,
+  database: Path.join(tmp, "test.db"),
+  pool: Ecto.Adapters.SQL.Sandbox,
+  show_sensitive_data_on_connection_error: true
+)
+
+Application.put_env(:ecto_libsql, PoolRepo,
+  adapter: Ecto.Adapters.LibSql,
+  database: Path.join(tmp, "pool.db"),
+  pool_size: 5,
+  show_sensitive_data_on_connection_error: true
+)
+
+# Some shared cases read their repo's configuration from :ecto_sql.
+Application.put_env(:ecto_sql, TestRepo, Application.get_env(:ecto_libsql, TestRepo))
+Application.put_env(:ecto_sql, PoolRepo, Application.get_env(:ecto_libsql, PoolRepo))
+
+defmodule Ecto.Integration.TestRepo do
+  use Ecto.Integration.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
+
+  def create_prefix(prefix), do: "ATTACH DATABASE ':memory:' AS #{prefix}"
+  def drop_prefix(prefix), do: "DETACH DATABASE #{prefix}"
+  def uuid, do: Ecto.UUID
+end
+
+defmodule Ecto.Integration.PoolRepo do
+  use Ecto.Integration.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
+end
+
+Code.require_file("#{ecto}/integration_test/support/schemas.exs", __DIR__)
+Code.require_file("#{ecto_sql}/integration_test/support/migration.exs", __DIR__)
+
+defmodule Ecto.Integration.Case do
+  use ExUnit.CaseTemplate
+
+  setup do
+    :ok = Ecto.Adapters.SQL.Sandbox.checkout(TestRepo)
+  end
+end
+
+{:ok, _} = Ecto.Adapters.LibSql.ensure_all_started(TestRepo.config(), :temporary)
+
+_ = Ecto.Adapters.LibSql.storage_down(TestRepo.config())
+:ok = Ecto.Adapters.LibSql.storage_up(TestRepo.config())
+_ = Ecto.Adapters.LibSql.storage_down(PoolRepo.config())
+:ok = Ecto.Adapters.LibSql.storage_up(PoolRepo.config())
+
+{:ok, _} = TestRepo.start_link()
+{:ok, _} = PoolRepo.start_link()
+
+# Every excluded tag names the SQLite/libSQL limitation behind it.
+excludes = [
+  # SQLite stores whole bytes (BLOB): a bit string such as <<42::6>> has no
+  # storage form that would read back as the same bits.
+  :bitstring_type
+]
+
+ExUnit.configure(exclude: excludes)
+
+:ok = Ecto.Migrator.up(PoolRepo, 0, Ecto.Integration.Migration, log: false)
+:ok = Ecto.Migrator.up(TestRepo, 0, Ecto.Integration.Migration, log: false)
+Ecto.Adapters.SQL.Sandbox.mode(TestRepo, :manual)
+Process.flag(:trap_exit, true)
+
+ExUnit.start()

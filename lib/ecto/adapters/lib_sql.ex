@@ -1,0 +1,224 @@
+defmodule Ecto.Adapters.LibSql do
+  @moduledoc """
+  Ecto adapter for libSQL: local SQLite files, remote libSQL servers (Turso,
+  `sqld`) and embedded replicas.
+
+      config :my_app, MyApp.Repo,
+        adapter: Ecto.Adapters.LibSql,
+        database: "priv/my_app.db",
+        pool_size: 5
+
+  Built on `Ecto.Adapters.SQL`, so `Repo.query/3`, `Repo.explain/3`,
+  `Repo.to_sql/2`, `Ecto.Adapters.SQL.Sandbox` and the `mix ecto.*` tasks
+  work as with the adapters in `ecto_sql`.
+
+  ## Options
+
+  Every option of `EctoLibSql.start_link/1` (and so of
+  `EctoLibSql.Native.open/1`): `:database`, `:uri`, `:auth_token`,
+  `:sync_interval`, `:read_your_writes`, `:encryption_key`, `:journal_mode`,
+  `:busy_timeout`, `:synchronous`, `:foreign_keys`, `:cache_size`,
+  `:temp_store`, `:custom_pragmas`, `:statement_cache_size`,
+  `:default_transaction_mode`, plus the pool options. The names match
+  ecto_sqlite3's, so switching is a one-line change.
+
+  ## Types, per Repo
+
+    * `:binary_id_type` (alias `:uuid_type`) - `:string` (default: UUIDs as
+      36-character TEXT) or `:binary` (16-byte BLOB)
+    * `:map_type` / `:array_type` - `:string` (default: JSON as TEXT) or
+      `:binary` (JSON as BLOB)
+    * `:datetime_type` - `:iso8601` (default: `2024-01-02T03:04:05.000006`,
+      with `Z` for UTC types) or `:text_datetime` (`2024-01-02 03:04:05.000006`)
+
+  Whatever the options, loading accepts every one of these forms, so
+  changing an option never makes existing rows unreadable.
+
+  Decimals are stored as TEXT and come back exactly as written; booleans as
+  0/1; `:binary` as BLOB.
+  """
+
+  use Ecto.Adapters.SQL, driver: :ecto_libsql
+
+  @behaviour Ecto.Adapter.Storage
+  @behaviour Ecto.Adapter.Structure
+
+  alias Ecto.Adapters.LibSql.{Codec, Connection, DDL}
+  alias EctoLibSql.Native
+
+  ## Types
+
+  @impl Ecto.Adapter
+  def loaders(:boolean, type), do: [&Codec.load_boolean/1, type]
+  def loaders(:binary_id, type), do: [&Codec.load_uuid/1, Ecto.UUID, type]
+  def loaders(:uuid, type), do: [&Codec.load_uuid/1, type]
+  def loaders(:map, type), do: [&Codec.load_json/1, type]
+  def loaders({:map, _}, type), do: [&Codec.load_json/1, type]
+  def loaders({:array, _}, type), do: [&Codec.load_json/1, type]
+  def loaders(:float, type), do: [&Codec.load_float/1, type]
+  def loaders(:decimal, type), do: [&Codec.load_decimal/1, type]
+  def loaders(:date, type), do: [&Codec.load_date/1, type]
+  def loaders(:time, type), do: [&Codec.load_time/1, type]
+  def loaders(:time_usec, type), do: [&Codec.load_time/1, type]
+  def loaders(:naive_datetime, type), do: [&Codec.load_naive_datetime/1, type]
+  def loaders(:naive_datetime_usec, type), do: [&Codec.load_naive_datetime/1, type]
+  def loaders(:utc_datetime, type), do: [&Codec.load_utc_datetime/1, type]
+  def loaders(:utc_datetime_usec, type), do: [&Codec.load_utc_datetime/1, type]
+  def loaders(_primitive, type), do: [type]
+
+  @impl Ecto.Adapter
+  def dumpers(:binary, type), do: [type, &Codec.dump_blob/1]
+  def dumpers(:binary_id, type), do: [type, Ecto.UUID, &Codec.dump_uuid/1]
+  def dumpers(:uuid, type), do: [type, &Codec.dump_uuid/1]
+  def dumpers(:map, type), do: [&Ecto.Type.embedded_dump(type, &1, :json), &Codec.dump_json/1]
+  def dumpers({:map, _}, type), do: [&Ecto.Type.embedded_dump(type, &1, :json), &Codec.dump_json/1]
+  def dumpers({:array, _}, type), do: [type, &Codec.dump_json/1]
+  def dumpers(:decimal, type), do: [type, &Codec.dump_decimal/1]
+  def dumpers(:date, type), do: [type, &Codec.dump_date/1]
+  def dumpers(:time, type), do: [type, &Codec.dump_time/1]
+  def dumpers(:time_usec, type), do: [type, &Codec.dump_time/1]
+  def dumpers(:naive_datetime, type), do: [type, &Codec.dump_datetime/1]
+  def dumpers(:naive_datetime_usec, type), do: [type, &Codec.dump_datetime/1]
+  def dumpers(:utc_datetime, type), do: [type, &Codec.dump_datetime/1]
+  def dumpers(:utc_datetime_usec, type), do: [type, &Codec.dump_datetime/1]
+  def dumpers(_primitive, type), do: [type]
+
+  ## Migrations
+
+  @impl Ecto.Adapter.Migration
+  def supports_ddl_transaction?, do: true
+
+  @impl Ecto.Adapter.Migration
+  def execute_ddl(meta, command, opts) do
+    # SQLite has no ADD COLUMN IF NOT EXISTS: look at the table's columns
+    # and turn the conditional changes into plain ones.
+    command =
+      if DDL.conditional_columns?(command) do
+        {sql, params} = DDL.columns_query(elem(command, 1))
+        %{rows: rows} = Ecto.Adapters.SQL.query!(meta, sql, params, opts)
+        DDL.resolve_conditional_columns(command, Enum.map(rows, &hd/1))
+      else
+        command
+      end
+
+    Ecto.Adapters.SQL.execute_ddl(meta, Connection, command, opts)
+  end
+
+  @impl Ecto.Adapter.Migration
+  def lock_for_migrations(_meta, _opts, fun) do
+    # SQLite serializes writers itself, and Ecto's migrator runs each
+    # migration from its own process: holding a write lock here would make
+    # those processes wait on us. Versions are recorded inside each
+    # migration's transaction, so two migrators cannot both record one.
+    fun.()
+  end
+
+  ## Storage
+
+  @impl Ecto.Adapter.Storage
+  def storage_up(opts) do
+    case target(opts) do
+      {:file, path} ->
+        if File.exists?(path) do
+          {:error, :already_up}
+        else
+          File.mkdir_p!(Path.dirname(path))
+          with_connection(opts, fn _conn -> :ok end)
+        end
+
+      {:memory, _} ->
+        {:error, :already_up}
+
+      {:remote, _} ->
+        {:error,
+         "storage_up does not apply to a remote libSQL database: create it on the server (e.g. turso db create)"}
+    end
+  end
+
+  @impl Ecto.Adapter.Storage
+  def storage_down(opts) do
+    case target(opts) do
+      {:file, path} ->
+        if File.exists?(path) do
+          Enum.each([path, path <> "-wal", path <> "-shm", path <> "-journal"], &File.rm/1)
+          :ok
+        else
+          {:error, :already_down}
+        end
+
+      {:memory, _} ->
+        {:error, :already_down}
+
+      {:remote, _} ->
+        {:error, "storage_down does not apply to a remote libSQL database: drop it on the server"}
+    end
+  end
+
+  @impl Ecto.Adapter.Storage
+  def storage_status(opts) do
+    case target(opts) do
+      {:file, path} -> if File.exists?(path), do: :up, else: :down
+      {:memory, _} -> :up
+      {:remote, _} -> {:error, "storage_status does not apply to a remote libSQL database"}
+    end
+  end
+
+  # Replicas are local files too: they can be created and removed here.
+  defp target(opts) do
+    case {Keyword.get(opts, :database), Keyword.get(opts, :uri)} do
+      {nil, nil} -> raise ArgumentError, "the libSQL adapter needs :database or :uri in the Repo configuration"
+      {":memory:", _} -> {:memory, ":memory:"}
+      {nil, uri} -> {:remote, uri}
+      {path, _} -> {:file, Path.expand(path)}
+    end
+  end
+
+  defp with_connection(opts, fun) do
+    case Native.open(Keyword.take(opts, EctoLibSql.Options.keys())) do
+      {:ok, conn} ->
+        try do
+          fun.(conn)
+        after
+          Native.close(conn)
+        end
+
+      {:error, err} ->
+        {:error, Exception.message(err)}
+    end
+  end
+
+  ## Structure
+
+  @impl Ecto.Adapter.Structure
+  def structure_dump(default, config) do
+    path = config[:dump_path] || Path.join(default, "structure.sql")
+    migration_table = to_string(config[:migration_source] || "schema_migrations")
+
+    with_connection(config, fn conn ->
+      with {:ok, sql} <- Ecto.Adapters.LibSql.Structure.dump(conn, migration_table) do
+        File.mkdir_p!(Path.dirname(path))
+        File.write!(path, sql)
+        {:ok, path}
+      end
+    end)
+  end
+
+  @impl Ecto.Adapter.Structure
+  def structure_load(default, config) do
+    path = config[:dump_path] || Path.join(default, "structure.sql")
+
+    with {:ok, sql} <- File.read(path),
+         {:ok, _} <- with_connection(config, &Native.transactional_batch(&1, sql)) do
+      {:ok, path}
+    else
+      {:error, %EctoLibSql.Error{} = err} -> {:error, Exception.message(err)}
+      {:error, reason} when is_atom(reason) -> {:error, "could not read #{path}: #{:file.format_error(reason)}"}
+      {:error, message} -> {:error, message}
+    end
+  end
+
+  @impl Ecto.Adapter.Structure
+  def dump_cmd(_args, _opts, _config) do
+    {"dump_cmd is not available: the libSQL adapter dumps through its own connection (mix ecto.dump)", 1}
+  end
+end

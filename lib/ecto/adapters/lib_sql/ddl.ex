@@ -1,0 +1,467 @@
+defmodule Ecto.Adapters.LibSql.DDL do
+  @moduledoc """
+  Migration commands written as libSQL/SQLite DDL.
+
+  Choices SQLite forces, and the ones we made:
+
+    * Column types map onto SQLite's five storage names (`INTEGER`, `REAL`,
+      `TEXT`, `BLOB`, `ANY`) so tables work with the `STRICT` option.
+      Decimals, UUIDs, dates, times and JSON (`:map`, `{:array, _}`) are
+      `TEXT`: text round-trips decimals exactly, where a numeric type would
+      turn them into floats. `:size`, `:precision` and `:scale` are ignored:
+      SQLite does not enforce them and `STRICT` tables reject them.
+    * A single `:id`/`:serial`/`:bigserial`/`:identity` primary key is
+      `INTEGER PRIMARY KEY AUTOINCREMENT`: like the sequences of other
+      databases, it never hands out the id of a deleted row again. Pass
+      `autoincrement: false` to get a plain rowid alias instead (rowids of
+      deleted rows at the end of the table may then be reused).
+    * `modify` uses libSQL's `ALTER TABLE t ALTER COLUMN c TO c <definition>`,
+      which replaces the column's whole definition (type, default, NULL,
+      reference) without checking existing rows.
+    * Every ALTER TABLE change is its own statement: SQLite takes one change
+      per ALTER TABLE.
+    * `add_if_not_exists` and `remove_if_exists` raise here: SQLite has no
+      `IF [NOT] EXISTS` for columns and DDL cannot be made conditional in SQL.
+      The adapter resolves them first with `columns_query/1` and
+      `resolve_conditional_columns/2`.
+    * Constraints can only be declared when a table is created (column option
+      `check: %{name: ..., expr: ...}`); `create constraint`/`drop constraint`
+      on an existing table raise. Renaming an index raises too (drop and
+      create it instead). Comments are dropped, SQLite has nowhere to keep
+      them. `concurrently` is ignored: SQLite builds an index under its one
+      write lock anyway.
+  """
+
+  alias Ecto.Adapters.LibSql.Quoting
+  alias Ecto.Migration.{Constraint, Index, Reference, Table}
+
+  @creates [:create, :create_if_not_exists]
+  @drops [:drop, :drop_if_exists]
+  @conditional_changes [:add_if_not_exists, :remove_if_exists]
+
+  @doc "Returns the statements that carry out a migration command."
+  @spec execute_ddl(Ecto.Adapter.Migration.command()) :: [iodata]
+  def execute_ddl({command, %Table{} = table, columns}) when command in @creates do
+    check_table_options!(table)
+
+    [
+      [
+        "CREATE TABLE ",
+        if_do(command == :create_if_not_exists, "IF NOT EXISTS "),
+        Quoting.quote_table(table.prefix, table.name),
+        " (",
+        Enum.intersperse(column_definitions(table, columns) ++ table_constraints(table, columns), ", "),
+        ?),
+        table_options(table.options)
+      ]
+    ]
+  end
+
+  def execute_ddl({command, %Table{} = table, mode}) when command in @drops do
+    check_drop_mode!(mode)
+    [["DROP TABLE ", if_do(command == :drop_if_exists, "IF EXISTS "), Quoting.quote_table(table.prefix, table.name)]]
+  end
+
+  def execute_ddl({:alter, %Table{} = table, changes}) do
+    Enum.map(changes, &["ALTER TABLE ", Quoting.quote_table(table.prefix, table.name), ?\s | column_change(table, &1)])
+  end
+
+  def execute_ddl({command, %Index{} = index}) when command in @creates do
+    check_index_options!(index)
+
+    [
+      [
+        "CREATE ",
+        if_do(index.unique, "UNIQUE "),
+        "INDEX ",
+        if_do(command == :create_if_not_exists, "IF NOT EXISTS "),
+        # SQLite qualifies the index, not the table, with the database name.
+        Quoting.quote_table(index.prefix, index.name),
+        " ON ",
+        Quoting.quote_name(index.table),
+        " (",
+        Enum.map_intersperse(index.columns, ", ", &index_column/1),
+        ?),
+        if_do(index.where, [" WHERE ", to_string(index.where)])
+      ]
+    ]
+  end
+
+  def execute_ddl({command, %Index{} = index, mode}) when command in @drops do
+    check_drop_mode!(mode)
+    [["DROP INDEX ", if_do(command == :drop_if_exists, "IF EXISTS "), Quoting.quote_table(index.prefix, index.name)]]
+  end
+
+  def execute_ddl({:rename, %Index{} = index, _new_name}) do
+    raise ArgumentError,
+          "SQLite cannot rename index #{inspect(index.name)}: it has no ALTER INDEX; drop the index and create it again"
+  end
+
+  def execute_ddl({:rename, %Table{} = table, %Table{} = new_table}) do
+    [["ALTER TABLE ", Quoting.quote_table(table.prefix, table.name), " RENAME TO ", Quoting.quote_name(new_table.name)]]
+  end
+
+  def execute_ddl({:rename, %Table{} = table, column, new_column}) do
+    [
+      [
+        "ALTER TABLE ",
+        Quoting.quote_table(table.prefix, table.name),
+        " RENAME COLUMN ",
+        Quoting.quote_name(column),
+        " TO ",
+        Quoting.quote_name(new_column)
+      ]
+    ]
+  end
+
+  def execute_ddl({:create, %Constraint{} = constraint}) do
+    raise ArgumentError,
+          "SQLite cannot add constraint #{inspect(constraint.name)} to the existing table " <>
+            "#{inspect(constraint.table)}; declare it when creating the table (column option :check)"
+  end
+
+  def execute_ddl({command, %Constraint{} = constraint, _mode}) when command in @drops do
+    raise ArgumentError,
+          "SQLite cannot drop constraint #{inspect(constraint.name)} from the existing table " <>
+            "#{inspect(constraint.table)}; it has no ALTER TABLE ... DROP CONSTRAINT"
+  end
+
+  def execute_ddl(sql) when is_binary(sql), do: [sql]
+
+  def execute_ddl(keyword) when is_list(keyword) do
+    raise ArgumentError, "the libSQL adapter does not support keyword lists in execute"
+  end
+
+  ## Conditional columns, resolved by the adapter
+
+  @doc """
+  A query listing the column names of `table`, for
+  `resolve_conditional_columns/2`.
+  """
+  @spec columns_query(Table.t()) :: {String.t(), [term]}
+  def columns_query(%Table{prefix: prefix, name: name}) do
+    {"SELECT name FROM pragma_table_info(?1, ?2)", [to_string(name), to_string(prefix || "main")]}
+  end
+
+  @doc "Whether an ALTER TABLE command has changes that depend on existing columns."
+  @spec conditional_columns?(Ecto.Adapter.Migration.command()) :: boolean
+  def conditional_columns?({:alter, %Table{}, changes}),
+    do: Enum.any?(changes, &(elem(&1, 0) in @conditional_changes))
+
+  def conditional_columns?(_command), do: false
+
+  @doc """
+  Rewrites `add_if_not_exists`/`remove_if_exists` changes into plain `add`
+  and `remove` changes, or drops them, given the names of the columns the
+  table has now.
+  """
+  @spec resolve_conditional_columns(Ecto.Adapter.Migration.command(), [String.t()]) ::
+          Ecto.Adapter.Migration.command()
+  def resolve_conditional_columns({:alter, %Table{} = table, changes}, existing) do
+    existing = MapSet.new(existing, &to_string/1)
+
+    changes =
+      Enum.flat_map(changes, fn
+        {:add_if_not_exists, name, type, opts} ->
+          if MapSet.member?(existing, to_string(name)), do: [], else: [{:add, name, type, opts}]
+
+        {:remove_if_exists, name, type} ->
+          if MapSet.member?(existing, to_string(name)), do: [{:remove, name, type, []}], else: []
+
+        {:remove_if_exists, name} ->
+          if MapSet.member?(existing, to_string(name)), do: [{:remove, name}], else: []
+
+        change ->
+          [change]
+      end)
+
+    {:alter, table, changes}
+  end
+
+  ## CREATE TABLE parts
+
+  defp check_table_options!(%Table{engine: nil}), do: :ok
+
+  defp check_table_options!(%Table{engine: engine}),
+    do: raise(ArgumentError, "SQLite has no storage engines, got engine: #{inspect(engine)}")
+
+  defp table_options(nil), do: []
+  defp table_options(options) when is_binary(options), do: [?\s, options]
+
+  defp table_options(options),
+    do: raise(ArgumentError, "the libSQL adapter takes table :options as a string, got: #{inspect(options)}")
+
+  defp column_definitions(table, columns) do
+    inline_pk = inline_primary_key(columns)
+    Enum.map(columns, &column_definition(table, &1, inline_pk))
+  end
+
+  defp column_definition(table, {:add, name, type, opts}, inline_pk) do
+    [
+      Quoting.quote_name(name),
+      ?\s,
+      column_type(type),
+      if_do(name == inline_pk, primary_key_clause(table, type, opts)),
+      column_options(type, opts),
+      inline_reference(table, name, type)
+    ]
+  end
+
+  # One primary key column is declared on the column itself, which makes an
+  # INTEGER key the table's rowid; several form a table constraint.
+  defp inline_primary_key(columns) do
+    case primary_keys(columns) do
+      [name] -> name
+      _ -> nil
+    end
+  end
+
+  defp primary_keys(columns), do: for({:add, name, _type, opts} <- columns, opts[:primary_key], do: name)
+
+  defp primary_key_clause(table, type, opts) do
+    if type in [:id, :serial, :bigserial, :identity] and Keyword.get(opts, :autoincrement, true) and
+         not without_rowid?(table) do
+      " PRIMARY KEY AUTOINCREMENT"
+    else
+      " PRIMARY KEY"
+    end
+  end
+
+  defp without_rowid?(%Table{options: options}) when is_binary(options),
+    do: options |> String.upcase() |> String.contains?("WITHOUT ROWID")
+
+  defp without_rowid?(_table), do: false
+
+  defp table_constraints(table, columns) do
+    primary_key =
+      case primary_keys(columns) do
+        [_, _ | _] = names -> [["PRIMARY KEY (", Quoting.quote_names(names), ?)]]
+        _ -> []
+      end
+
+    composite_references =
+      for {:add, name, %Reference{with: [_ | _]} = ref, _opts} <- columns do
+        [
+          "CONSTRAINT ",
+          reference_name(ref, table, name),
+          " FOREIGN KEY (",
+          Quoting.quote_names([name | Keyword.keys(ref.with)]),
+          ?) | references(ref, table)
+        ]
+      end
+
+    primary_key ++ composite_references
+  end
+
+  ## ALTER TABLE changes
+
+  defp column_change(table, {:add, name, type, opts}) do
+    if match?(%Reference{with: [_ | _]}, type) do
+      raise ArgumentError, "SQLite cannot add a composite foreign key to an existing table"
+    end
+
+    [
+      "ADD COLUMN ",
+      Quoting.quote_name(name),
+      ?\s,
+      column_type(type),
+      column_options(type, opts) | inline_reference(table, name, type)
+    ]
+  end
+
+  defp column_change(table, {:modify, name, type, opts}) do
+    [
+      "ALTER COLUMN ",
+      Quoting.quote_name(name),
+      " TO ",
+      Quoting.quote_name(name),
+      ?\s,
+      column_type(type),
+      column_options(type, opts) | inline_reference(table, name, type)
+    ]
+  end
+
+  defp column_change(_table, {:remove, name}), do: ["DROP COLUMN " | Quoting.quote_name(name)]
+  defp column_change(_table, {:remove, name, _type, _opts}), do: ["DROP COLUMN " | Quoting.quote_name(name)]
+
+  defp column_change(table, {change, name, _type, _opts}) when change in @conditional_changes,
+    do: conditional_column!(table, change, name)
+
+  defp column_change(table, {change, name, _type}) when change in @conditional_changes,
+    do: conditional_column!(table, change, name)
+
+  defp column_change(table, {change, name}) when change in @conditional_changes,
+    do: conditional_column!(table, change, name)
+
+  defp conditional_column!(table, change, name) do
+    raise ArgumentError,
+          "SQLite has no IF [NOT] EXISTS for columns, so #{change} #{inspect(name)} on " <>
+            "#{inspect(table.name)} cannot be written as one statement; " <>
+            "resolve it first with Ecto.Adapters.LibSql.DDL.resolve_conditional_columns/2"
+  end
+
+  ## Column parts
+
+  defp column_options(type, opts) do
+    [
+      default(Keyword.fetch(opts, :default), type),
+      null(Keyword.get(opts, :null)),
+      collation(Keyword.get(opts, :collation)),
+      generated(Keyword.get(opts, :generated)),
+      check(Keyword.get(opts, :check))
+    ]
+  end
+
+  defp null(false), do: " NOT NULL"
+  defp null(_null), do: []
+
+  defp collation(nil), do: []
+  defp collation(name), do: [" COLLATE " | Quoting.quote_name(name)]
+
+  defp generated(nil), do: []
+  defp generated(expr) when is_binary(expr), do: [" GENERATED " | expr]
+
+  defp generated(other),
+    do: raise(ArgumentError, "the :generated option only accepts strings, got: #{inspect(other)}")
+
+  defp check(nil), do: []
+
+  defp check(%{name: name, expr: expr}),
+    do: [" CONSTRAINT ", Quoting.quote_name(name), " CHECK (", expr, ?)]
+
+  defp check(other),
+    do: raise(ArgumentError, "the :check option takes %{name: name, expr: sql}, got: #{inspect(other)}")
+
+  defp default(:error, _type), do: []
+  defp default({:ok, nil}, _type), do: " DEFAULT NULL"
+  defp default({:ok, value}, type), do: [" DEFAULT " | default_value(value, type)]
+
+  defp default_value(true, _type), do: "1"
+  defp default_value(false, _type), do: "0"
+  defp default_value(value, _type) when is_binary(value), do: Quoting.single_quote(value)
+  defp default_value(value, _type) when is_number(value), do: to_string(value)
+  defp default_value(%Decimal{} = value, _type), do: Quoting.single_quote(Decimal.to_string(value, :normal))
+  # SQLite wants an expression default in parentheses.
+  defp default_value({:fragment, expr}, _type), do: [?(, expr, ?)]
+
+  defp default_value(value, _type) when is_map(value) or is_list(value),
+    do: Quoting.single_quote(IO.iodata_to_binary(json_library().encode_to_iodata!(value)))
+
+  defp default_value(value, type) do
+    raise ArgumentError,
+          "unknown default #{inspect(value)} for type #{inspect(type)}: :default may be a string, " <>
+            "number, boolean, decimal, map, list or fragment(...)"
+  end
+
+  defp json_library, do: Application.get_env(:ecto_libsql, :json_library, Jason)
+
+  defp inline_reference(table, name, %Reference{with: []} = ref),
+    do: [" CONSTRAINT ", reference_name(ref, table, name) | references(ref, table)]
+
+  defp inline_reference(_table, _name, _type), do: []
+
+  defp references(%Reference{} = ref, _table) do
+    check_reference!(ref)
+    columns = [ref.column | Keyword.values(ref.with)]
+
+    [
+      " REFERENCES ",
+      Quoting.quote_name(ref.table),
+      ?(,
+      Quoting.quote_names(columns),
+      ?),
+      on_delete(ref.on_delete),
+      on_update(ref.on_update)
+    ]
+  end
+
+  # SQLite parses MATCH and ignores it, and reference prefixes name another
+  # database, which SQLite foreign keys cannot point to.
+  defp check_reference!(%Reference{match: match}) when match != nil,
+    do: raise(ArgumentError, "SQLite ignores MATCH on foreign keys, got match: #{inspect(match)}")
+
+  defp check_reference!(%Reference{prefix: prefix}) when prefix != nil,
+    do: raise(ArgumentError, "SQLite foreign keys cannot reference another database, got prefix: #{inspect(prefix)}")
+
+  defp check_reference!(_ref), do: :ok
+
+  # Ecto's default foreign key name, the one foreign_key_constraint/3 expects.
+  defp reference_name(%Reference{name: nil}, table, column), do: Quoting.quote_name("#{table.name}_#{column}_fkey")
+  defp reference_name(%Reference{name: name}, _table, _column), do: Quoting.quote_name(name)
+
+  defp on_delete(:nothing), do: []
+  defp on_delete(:delete_all), do: " ON DELETE CASCADE"
+  defp on_delete(:nilify_all), do: " ON DELETE SET NULL"
+  defp on_delete(:default_all), do: " ON DELETE SET DEFAULT"
+  defp on_delete(:restrict), do: " ON DELETE RESTRICT"
+
+  defp on_delete(other) do
+    raise ArgumentError,
+          "SQLite cannot do on_delete: #{inspect(other)}; it applies SET NULL/SET DEFAULT " <>
+            "to every column of a foreign key, not to some of them"
+  end
+
+  defp on_update(:nothing), do: []
+  defp on_update(:update_all), do: " ON UPDATE CASCADE"
+  defp on_update(:nilify_all), do: " ON UPDATE SET NULL"
+  defp on_update(:default_all), do: " ON UPDATE SET DEFAULT"
+  defp on_update(:restrict), do: " ON UPDATE RESTRICT"
+  defp on_update(other), do: raise(ArgumentError, "SQLite cannot do on_update: #{inspect(other)}")
+
+  ## Types
+
+  defp column_type(%Reference{type: type}), do: reference_type(type)
+  defp column_type(type), do: sql_type(type)
+
+  defp reference_type(type) when type in [:id, :serial, :bigserial, :identity], do: "INTEGER"
+  defp reference_type(type), do: sql_type(type)
+
+  defp sql_type(type) when type in [:id, :serial, :bigserial, :identity, :integer, :bigint, :boolean], do: "INTEGER"
+  defp sql_type(type) when type in [:float, :real], do: "REAL"
+  defp sql_type(type) when type in [:binary, :blob, :bitstring], do: "BLOB"
+
+  defp sql_type(type)
+       when type in [:string, :text, :decimal, :numeric, :binary_id, :uuid, :map, :date, :time, :time_usec] or
+              type in [:naive_datetime, :naive_datetime_usec, :utc_datetime, :utc_datetime_usec, :duration],
+       do: "TEXT"
+
+  defp sql_type(:any), do: "ANY"
+  defp sql_type({composite, _}) when composite in [:map, :array], do: "TEXT"
+  # A type the user names is SQL they chose, written as given.
+  defp sql_type(type) when is_atom(type), do: Atom.to_string(type)
+  defp sql_type(type) when is_binary(type), do: type
+
+  defp sql_type(type), do: raise(ArgumentError, "unsupported column type #{inspect(type)}")
+
+  ## Indexes
+
+  # SQLite indexes have no methods, included columns or storage options, and
+  # a unique index always treats NULLs as distinct.
+  defp check_index_options!(%Index{} = index) do
+    unsupported = [
+      using: index.using != nil,
+      include: index.include != [],
+      nulls_distinct: index.nulls_distinct == false,
+      only: index.only == true,
+      options: index.options != nil
+    ]
+
+    case for({option, true} <- unsupported, do: option) do
+      [] -> :ok
+      [option | _] -> raise ArgumentError, "SQLite indexes do not support the #{option} option"
+    end
+  end
+
+  defp index_column({dir, column}), do: [index_column(column) | index_dir(dir)]
+  defp index_column(column) when is_binary(column), do: column
+  defp index_column(column) when is_atom(column), do: Quoting.quote_name(column)
+
+  defp index_dir(:asc), do: " ASC"
+  defp index_dir(:desc), do: " DESC"
+  defp index_dir(other), do: raise(ArgumentError, "SQLite index columns take :asc or :desc, got: #{inspect(other)}")
+
+  defp check_drop_mode!(:restrict), do: :ok
+  defp check_drop_mode!(mode), do: raise(ArgumentError, "SQLite has no #{inspect(mode)} drop mode (no CASCADE)")
+
+  defp if_do(condition, value), do: if(condition, do: value, else: [])
+end

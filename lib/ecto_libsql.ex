@@ -1,0 +1,114 @@
+defmodule EctoLibSql do
+  @moduledoc """
+  A `DBConnection` driver for libSQL: local SQLite files, remote libSQL
+  servers (Turso, `sqld`) and embedded replicas, with the same API shape as
+  Postgrex.
+
+      {:ok, pool} = EctoLibSql.start_link(database: "app.db", pool_size: 4)
+      {:ok, %EctoLibSql.Result{rows: [[1]]}} = EctoLibSql.query(pool, "SELECT 1", [])
+
+  `start_link/1` takes every option of `EctoLibSql.Native.open/1`, the
+  `DBConnection` pool options, and:
+
+    * `:default_transaction_mode` - `:deferred` (default), `:immediate` or
+      `:exclusive`, used by `transaction/3` unless it is given `mode:`
+    * `:max_rows` - rows per chunk for `stream/4`, default 500
+
+  All connections of a pool share one opened database, so a `:memory:`
+  database is one database for the whole pool.
+  """
+
+  alias EctoLibSql.{Error, Query, Result}
+
+  @type conn :: DBConnection.conn()
+
+  @doc "Starts a connection pool. See the module documentation for options."
+  @spec start_link(keyword()) :: GenServer.on_start()
+  def start_link(opts) do
+    # The database is opened here, once, and shared by the pool's
+    # connections: they are started with a reference to it.
+    native_opts = Keyword.take(opts, EctoLibSql.Options.keys())
+
+    case EctoLibSql.Native.open_database(native_opts) do
+      {:ok, database} -> DBConnection.start_link(EctoLibSql.Protocol, [database_ref: database] ++ opts)
+      {:error, %Error{}} = error -> error
+    end
+  end
+
+  @doc "A child spec that starts the pool through `start_link/1`."
+  @spec child_spec(keyword()) :: Supervisor.child_spec()
+  def child_spec(opts) do
+    %{
+      id: Keyword.get(opts, :name, __MODULE__),
+      start: {__MODULE__, :start_link, [opts]},
+      type: :supervisor
+    }
+  end
+
+  @doc "Runs `sql` with `params`; the prepared statement is cached per connection."
+  @spec query(conn(), iodata(), list() | map(), keyword()) :: {:ok, Result.t()} | {:error, Exception.t()}
+  def query(conn, sql, params \\ [], opts \\ []) do
+    case DBConnection.prepare_execute(conn, %Query{statement: sql}, params, opts) do
+      {:ok, _query, result} -> {:ok, result}
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc "Like `query/4`, raising on error."
+  @spec query!(conn(), iodata(), list() | map(), keyword()) :: Result.t()
+  def query!(conn, sql, params \\ [], opts \\ []) do
+    case query(conn, sql, params, opts) do
+      {:ok, result} -> result
+      {:error, err} -> raise err
+    end
+  end
+
+  @doc "Prepares `sql` under `name`; errors in the SQL are reported here."
+  @spec prepare(conn(), iodata(), iodata(), keyword()) :: {:ok, Query.t()} | {:error, Exception.t()}
+  def prepare(conn, name, sql, opts \\ []) do
+    DBConnection.prepare(conn, %Query{name: name, statement: sql}, opts)
+  end
+
+  @doc "Runs a prepared query."
+  @spec execute(conn(), Query.t(), list() | map(), keyword()) ::
+          {:ok, Query.t(), Result.t()} | {:error, Exception.t()}
+  def execute(conn, %Query{} = query, params, opts \\ []), do: DBConnection.execute(conn, query, params, opts)
+
+  @doc "Prepares and runs `sql` in one call."
+  @spec prepare_execute(conn(), iodata(), iodata(), list() | map(), keyword()) ::
+          {:ok, Query.t(), Result.t()} | {:error, Exception.t()}
+  def prepare_execute(conn, name, sql, params, opts \\ []) do
+    DBConnection.prepare_execute(conn, %Query{name: name, statement: sql}, params, opts)
+  end
+
+  @doc "Closes a prepared query (its statement stays in the connection's bounded cache)."
+  @spec close(conn(), Query.t(), keyword()) :: :ok | {:error, Exception.t()}
+  def close(conn, %Query{} = query, opts \\ []) do
+    case DBConnection.close(conn, query, opts) do
+      {:ok, _} -> :ok
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc """
+  Runs `fun` in a transaction. `mode:` picks `:deferred`, `:immediate` or
+  `:exclusive` for this transaction (default: the pool's
+  `:default_transaction_mode`); `mode: :savepoint` nests as a savepoint.
+  """
+  @spec transaction(conn(), (DBConnection.t() -> result), keyword()) :: {:ok, result} | {:error, any()}
+        when result: var
+  def transaction(conn, fun, opts \\ []), do: DBConnection.transaction(conn, fun, opts)
+
+  @doc "Rolls back the current transaction with `reason`."
+  @spec rollback(DBConnection.t(), any()) :: no_return()
+  defdelegate rollback(conn, reason), to: DBConnection
+
+  @doc """
+  A lazy stream of results, `max_rows` rows at a time, stepped through a
+  cursor. Must run inside `transaction/3`, like every DBConnection stream.
+  """
+  @spec stream(DBConnection.t(), iodata() | Query.t(), list() | map(), keyword()) :: DBConnection.Stream.t()
+  def stream(conn, query, params \\ [], opts \\ [])
+  def stream(conn, %Query{} = query, params, opts), do: DBConnection.stream(conn, query, params, opts)
+  def stream(conn, sql, params, opts), do: DBConnection.stream(conn, %Query{statement: sql}, params, opts)
+end

@@ -1,0 +1,295 @@
+defmodule EctoLibSql.Protocol do
+  @moduledoc """
+  The `DBConnection` behaviour over `EctoLibSql.Native`, in callback order:
+  connect, checkout, ping, transactions, prepared queries, cursors,
+  disconnect.
+
+  Every connection of a pool shares the database opened by
+  `EctoLibSql.start_link/1` (one `:memory:` database for the whole pool,
+  `journal_mode` set once per file). Queries run through each connection's
+  statement cache in one native call, so a query prepared on one connection
+  runs on any other without a separate prepare.
+  """
+
+  @behaviour DBConnection
+
+  alias EctoLibSql.{Error, Native, Nif, Query, Result, Telemetry}
+
+  defstruct conn: nil,
+            database: nil,
+            mode: :local,
+            label: nil,
+            default_transaction_mode: :deferred,
+            max_rows: 500,
+            types: %EctoLibSql.Types{}
+
+  @type t :: %__MODULE__{
+          conn: Native.conn(),
+          database: Native.database(),
+          mode: :local | :remote | :replica,
+          label: String.t() | nil,
+          default_transaction_mode: :deferred | :immediate | :exclusive,
+          max_rows: pos_integer(),
+          types: EctoLibSql.Types.t()
+        }
+
+  # Errors after which the connection cannot be trusted: DBConnection
+  # disconnects (and reconnects) instead of returning it to the pool.
+  @fatal [:closed, :corrupt, :notadb, :cantopen, :io, :nomem]
+
+  @transaction_modes [:deferred, :immediate, :exclusive]
+
+  ## Connection
+
+  @impl true
+  def connect(opts) do
+    started = System.monotonic_time()
+    native_opts = Keyword.take(opts, EctoLibSql.Options.keys())
+    default_mode = Keyword.get(opts, :default_transaction_mode, :deferred)
+
+    with :ok <- check_transaction_mode(default_mode),
+         {:ok, database} <- database(opts, native_opts),
+         {:ok, conn} <- Native.connect(database, native_opts) do
+      state = %__MODULE__{
+        conn: conn,
+        database: database,
+        mode: mode(native_opts),
+        label: native_opts[:database] || native_opts[:uri],
+        default_transaction_mode: default_mode,
+        max_rows: Keyword.get(opts, :max_rows, 500),
+        types: EctoLibSql.Types.from_options(opts)
+      }
+
+      Telemetry.connect(System.monotonic_time() - started, %{database: state.label, mode: state.mode})
+      {:ok, state}
+    end
+  end
+
+  # A pool's connections share the database its start_link opened; a
+  # connection started some other way opens its own.
+  defp database(opts, native_opts) do
+    case Keyword.fetch(opts, :database_ref) do
+      {:ok, database} when is_reference(database) -> {:ok, database}
+      _ -> Native.open_database(native_opts)
+    end
+  end
+
+  defp mode(opts) do
+    case {opts[:database], opts[:uri]} do
+      {_, nil} -> :local
+      {nil, _} -> :remote
+      _ -> :replica
+    end
+  end
+
+  defp check_transaction_mode(mode) when mode in @transaction_modes, do: :ok
+
+  defp check_transaction_mode(mode) do
+    {:error,
+     %Error{
+       code: :invalid_option,
+       message: "default_transaction_mode must be one of #{inspect(@transaction_modes)}, got: #{inspect(mode)}"
+     }}
+  end
+
+  @impl true
+  def checkout(%__MODULE__{conn: conn} = state) do
+    # Called once after (re)connecting: start from a clean connection.
+    case Native.reset(conn) do
+      :ok -> {:ok, state}
+      {:error, err} -> {:disconnect, err, state}
+    end
+  end
+
+  @impl true
+  def ping(%__MODULE__{conn: conn} = state) do
+    # Native.ping never leaves the machine: no round trip for remote
+    # databases on every idle interval.
+    case Native.ping(conn) do
+      :ok -> {:ok, state}
+      {:error, err} -> {:disconnect, err, state}
+    end
+  end
+
+  ## Transactions
+
+  @impl true
+  def handle_begin(opts, state) do
+    case Keyword.get(opts, :mode, :transaction) do
+      :savepoint -> savepoint(state, &Native.savepoint(&1, "ecto_libsql_savepoint"), :transaction)
+      mode -> begin(mode, state)
+    end
+  end
+
+  defp begin(mode, %__MODULE__{conn: conn} = state) do
+    mode = if mode == :transaction, do: state.default_transaction_mode, else: mode
+
+    with :ok <- check_transaction_mode(mode),
+         {:ok, :idle} <- status(state) do
+      case Native.begin(conn, mode) do
+        :ok -> {:ok, %Result{command: :begin, num_rows: 0}, state}
+        {:error, err} -> error(err, state)
+      end
+    else
+      {:ok, :transaction} -> {:transaction, state}
+      {:error, %Error{} = err} -> error(err, state)
+    end
+  end
+
+  @impl true
+  def handle_commit(opts, state) do
+    case Keyword.get(opts, :mode, :transaction) do
+      :savepoint -> savepoint(state, &Native.release(&1, "ecto_libsql_savepoint"), :transaction)
+      _ -> finish(state, &Native.commit/1, :commit)
+    end
+  end
+
+  @impl true
+  def handle_rollback(opts, state) do
+    case Keyword.get(opts, :mode, :transaction) do
+      :savepoint ->
+        savepoint(
+          state,
+          fn conn ->
+            with :ok <- Native.rollback_to(conn, "ecto_libsql_savepoint"),
+                 do: Native.release(conn, "ecto_libsql_savepoint")
+          end,
+          :transaction
+        )
+
+      _ ->
+        finish(state, &Native.rollback/1, :rollback)
+    end
+  end
+
+  defp finish(%__MODULE__{conn: conn} = state, fun, command) do
+    case status(state) do
+      {:ok, :transaction} ->
+        case fun.(conn) do
+          :ok -> {:ok, %Result{command: command, num_rows: 0}, state}
+          {:error, err} -> error(err, state)
+        end
+
+      {:ok, :idle} ->
+        {:idle, state}
+
+      {:error, err} ->
+        error(err, state)
+    end
+  end
+
+  defp savepoint(%__MODULE__{conn: conn} = state, fun, _expected) do
+    case fun.(conn) do
+      :ok -> {:ok, %Result{command: :savepoint, num_rows: 0}, state}
+      {:error, err} -> error(err, state)
+    end
+  end
+
+  @impl true
+  def handle_status(_opts, state) do
+    case status(state) do
+      {:ok, status} -> {status, state}
+      {:error, err} -> {:disconnect, err, state}
+    end
+  end
+
+  defp status(%__MODULE__{conn: conn}), do: Native.transaction_status(conn)
+
+  ## Prepared queries
+
+  @impl true
+  def handle_prepare(%Query{statement: sql} = query, _opts, %__MODULE__{conn: conn} = state) do
+    case Nif.prepare_cached(conn, sql) do
+      {:ok, {command, columns}} -> {:ok, %{query | command: command, columns: columns}, state}
+      {:error, err} -> error(%{err | statement: sql}, state)
+    end
+  end
+
+  @impl true
+  def handle_execute(%Query{statement: sql} = query, params, _opts, %__MODULE__{conn: conn} = state) do
+    started = System.monotonic_time()
+
+    case Native.encode_params(EctoLibSql.Types.finalize(params, state.types)) do
+      {:ok, params} ->
+        reply = Nif.query_traced(conn, sql, params)
+        duration = System.monotonic_time() - started
+
+        case reply do
+          {:ok, result, cached} ->
+            Telemetry.query(duration, result.num_rows, %{
+              sql: sql,
+              command: result.command,
+              cached: cached,
+              result: :ok,
+              error: nil
+            })
+
+            {:ok, query, result, state}
+
+          {:error, err} ->
+            err = %{err | statement: sql}
+            Telemetry.query(duration, 0, %{sql: sql, command: query.command, cached: false, result: :error, error: err})
+            error(err, state)
+        end
+
+      {:error, err} ->
+        error(%{err | statement: sql}, state)
+    end
+  end
+
+  @impl true
+  def handle_close(_query, _opts, state) do
+    # Statements live in the connection's cache, which bounds itself.
+    {:ok, %Result{command: :close, num_rows: 0}, state}
+  end
+
+  ## Cursors
+
+  @impl true
+  def handle_declare(%Query{statement: sql} = query, params, _opts, %__MODULE__{conn: conn} = state) do
+    case Native.declare_cursor(conn, sql, EctoLibSql.Types.finalize(params, state.types)) do
+      {:ok, cursor} -> {:ok, %{query | columns: cursor.columns}, cursor, state}
+      {:error, err} -> error(%{err | statement: sql}, state)
+    end
+  end
+
+  @impl true
+  def handle_fetch(query, cursor, opts, state) do
+    max_rows = Keyword.get(opts, :max_rows, state.max_rows)
+
+    case Native.fetch(cursor, max_rows) do
+      {:cont, rows} -> {:cont, chunk(query, cursor, rows), state}
+      {:halt, rows} -> {:halt, chunk(query, cursor, rows), state}
+      {:error, err} -> error(err, state)
+    end
+  end
+
+  defp chunk(query, cursor, rows) do
+    %Result{command: query.command || :select, columns: cursor.columns, rows: rows, num_rows: length(rows)}
+  end
+
+  @impl true
+  def handle_deallocate(_query, cursor, _opts, state) do
+    case Native.close_cursor(cursor) do
+      :ok -> {:ok, %Result{command: :close, num_rows: 0}, state}
+      {:error, err} -> error(err, state)
+    end
+  end
+
+  ## Disconnect
+
+  @impl true
+  def disconnect(err, %__MODULE__{conn: conn} = state) do
+    # DBConnection calls this from the pool when a client outlived its
+    # timeout, while the client may still be inside a statement: interrupt
+    # it first (that never waits for the statement), then close, which
+    # waits only until the interrupted statement has returned.
+    _ = Native.interrupt(conn)
+    :ok = Native.close(conn)
+    Telemetry.disconnect(%{database: state.label, reason: err})
+    :ok
+  end
+
+  defp error(%Error{code: code} = err, state) when code in @fatal, do: {:disconnect, err, state}
+  defp error(%Error{} = err, state), do: {:error, err, state}
+end
