@@ -1,0 +1,212 @@
+Code.require_file("support.exs", __DIR__)
+
+defmodule EctoLibSql.ProtocolTest do
+  use EctoLibSql.DriverCase, async: true
+
+  alias EctoLibSql.{Error, Result}
+
+  @long_query "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+
+  describe "transactions" do
+    test "commit, rollback and DBConnection.rollback/2", %{path: path} do
+      pool = start_pool!(database: path)
+      EctoLibSql.query!(pool, "CREATE TABLE t (a INTEGER)")
+
+      assert {:ok, :done} =
+               EctoLibSql.transaction(pool, fn conn ->
+                 EctoLibSql.query!(conn, "INSERT INTO t VALUES (1)")
+                 :done
+               end)
+
+      assert {:error, :nope} =
+               EctoLibSql.transaction(pool, fn conn ->
+                 EctoLibSql.query!(conn, "INSERT INTO t VALUES (2)")
+                 EctoLibSql.rollback(conn, :nope)
+               end)
+
+      assert %Result{rows: [[1]]} = EctoLibSql.query!(pool, "SELECT sum(a) FROM t")
+    end
+
+    test "modes per transaction and by default", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 2, default_transaction_mode: :immediate)
+      EctoLibSql.query!(pool, "CREATE TABLE t (a INTEGER)")
+      test = self()
+
+      # An immediate transaction takes the write lock at BEGIN: a second
+      # writer (with no busy timeout) is refused while it is open.
+      {:ok, _} =
+        EctoLibSql.transaction(pool, fn conn ->
+          EctoLibSql.query!(conn, "SELECT 1")
+
+          Task.async(fn ->
+            {:ok, other} = EctoLibSql.Native.open(database: path, busy_timeout: 0)
+            send(test, {:write, EctoLibSql.Native.execute(other, "INSERT INTO t VALUES (1)")})
+          end)
+          |> Task.await()
+        end)
+
+      assert_receive {:write, {:error, %Error{code: :busy}}}
+
+      assert {:ok, :ok} =
+               EctoLibSql.transaction(pool, fn conn -> EctoLibSql.query!(conn, "SELECT 1") && :ok end, mode: :exclusive)
+
+      assert_raise Error, ~r/must be one of/, fn ->
+        EctoLibSql.transaction(pool, fn _ -> :ok end, mode: :bogus)
+      end
+    end
+
+    test "a statement run with mode: :savepoint fails alone inside a transaction", %{path: path} do
+      pool = start_pool!(database: path)
+      EctoLibSql.query!(pool, "CREATE TABLE t (a INTEGER UNIQUE)")
+
+      {:ok, :kept} =
+        EctoLibSql.transaction(pool, fn conn ->
+          EctoLibSql.query!(conn, "INSERT INTO t VALUES (1)")
+          assert {:ok, _} = EctoLibSql.query(conn, "INSERT INTO t VALUES (2)", [], mode: :savepoint)
+
+          assert {:error, %Error{code: :constraint_unique}} =
+                   EctoLibSql.query(conn, "INSERT INTO t VALUES (1)", [], mode: :savepoint)
+
+          assert {:ok, :transaction} = {:ok, DBConnection.status(conn)}
+          :kept
+        end)
+
+      assert %Result{rows: [[3]]} = EctoLibSql.query!(pool, "SELECT sum(a) FROM t")
+    end
+
+    test "a client that crashes mid-transaction leaves nothing locked", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 1)
+      EctoLibSql.query!(pool, "CREATE TABLE t (a INTEGER)")
+      test = self()
+
+      {pid, ref} =
+        spawn_monitor(fn ->
+          EctoLibSql.transaction(pool, fn conn ->
+            EctoLibSql.query!(conn, "INSERT INTO t VALUES (1)")
+            send(test, :in_transaction)
+            Process.sleep(:infinity)
+          end)
+        end)
+
+      assert_receive :in_transaction, 5_000
+      Process.exit(pid, :kill)
+      assert_receive {:DOWN, ^ref, _, _, :killed}
+
+      # The same (only) connection works, the write was rolled back, and an
+      # independent connection is not blocked by a leftover write lock.
+      assert %Result{rows: [[0]]} = EctoLibSql.query!(pool, "SELECT count(*) FROM t")
+      {:ok, other} = EctoLibSql.Native.open(database: path, busy_timeout: 0)
+      assert {:ok, 1} = EctoLibSql.Native.execute(other, "INSERT INTO t VALUES (2)")
+    end
+  end
+
+  describe "timeouts" do
+    test "a query that outlives its timeout is interrupted and the pool recovers", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 1)
+      started = System.monotonic_time(:millisecond)
+
+      # Either the interrupted statement's own error or the pool's
+      # timeout error reaches the caller, depending on which comes first.
+      assert {:error, error} = EctoLibSql.query(pool, @long_query, [], timeout: 100)
+      assert match?(%Error{code: :interrupted}, error) or match?(%DBConnection.ConnectionError{}, error)
+
+      # The statement was stopped rather than left running on a dirty scheduler.
+      assert System.monotonic_time(:millisecond) - started < 5_000
+      assert {:ok, %Result{rows: [[1]]}} = EctoLibSql.query(pool, "SELECT 1", [])
+    end
+  end
+
+  describe "streams" do
+    test "stream/4 steps rows lazily in max_rows chunks", %{path: path} do
+      pool = start_pool!(database: path)
+      EctoLibSql.query!(pool, "CREATE TABLE s (a INTEGER)")
+
+      EctoLibSql.query!(
+        pool,
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2500) INSERT INTO s SELECT x FROM n"
+      )
+
+      {:ok, chunks} =
+        EctoLibSql.transaction(pool, fn conn ->
+          conn
+          |> EctoLibSql.stream("SELECT a FROM s ORDER BY a", [], max_rows: 1000)
+          |> Enum.map(fn %Result{rows: rows, num_rows: n} -> {n, List.first(rows)} end)
+        end)
+
+      assert chunks == [{1000, [1]}, {1000, [1001]}, {500, [2001]}] or
+               chunks == [{1000, [1]}, {1000, [1001]}, {500, [2001]}, {0, nil}]
+    end
+
+    test "a stream halted early releases its cursor", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 1)
+      EctoLibSql.query!(pool, "CREATE TABLE s (a INTEGER)")
+
+      EctoLibSql.query!(
+        pool,
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100) INSERT INTO s SELECT x FROM n"
+      )
+
+      {:ok, [first]} =
+        EctoLibSql.transaction(pool, fn conn ->
+          conn |> EctoLibSql.stream("SELECT a FROM s", [], max_rows: 10) |> Enum.take(1)
+        end)
+
+      assert first.num_rows == 10
+
+      # With the cursor gone its read transaction is over: a checkpoint can
+      # truncate the whole WAL.
+      assert %Result{rows: [[0, _, _]]} = EctoLibSql.query!(pool, "PRAGMA wal_checkpoint(TRUNCATE)")
+    end
+
+    test "streaming 1,000,000 rows keeps memory flat", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 1, timeout: 120_000)
+      EctoLibSql.query!(pool, "CREATE TABLE big (a INTEGER, b TEXT)")
+
+      EctoLibSql.query!(
+        pool,
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000000) INSERT INTO big SELECT x, 'row ' || x FROM n",
+        [],
+        timeout: 120_000
+      )
+
+      :erlang.garbage_collect()
+      before = :erlang.memory(:total)
+      peak = :counters.new(1, [])
+
+      {:ok, total} =
+        EctoLibSql.transaction(
+          pool,
+          fn conn ->
+            conn
+            |> EctoLibSql.stream("SELECT a, b FROM big", [], max_rows: 2000)
+            |> Enum.reduce(0, fn %Result{num_rows: n}, acc ->
+              used = :erlang.memory(:total) - before
+              if used > :counters.get(peak, 1), do: :counters.put(peak, 1, used)
+              acc + n
+            end)
+          end,
+          timeout: 120_000
+        )
+
+      assert total == 1_000_000
+      # A million rows buffered would take hundreds of MB; chunks take little.
+      assert :counters.get(peak, 1) < 64 * 1024 * 1024
+    end
+  end
+
+  describe "errors" do
+    test "fatal errors disconnect, ordinary ones do not", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 1)
+      id = collect_telemetry([[:ecto_libsql, :disconnect]])
+      assert {:error, %Error{code: :syntax}} = EctoLibSql.query(pool, "SELEC", [])
+      refute_received {:telemetry, [:ecto_libsql, :disconnect], _, _}
+      :telemetry.detach(id)
+    end
+
+    test "ping keeps an idle connection", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 1, idle_interval: 10)
+      Process.sleep(100)
+      assert {:ok, %Result{rows: [[1]]}} = EctoLibSql.query(pool, "SELECT 1", [])
+    end
+  end
+end
