@@ -11,7 +11,8 @@ defmodule EctoLibSql.Error do
       statement or cursor was closed), `:misuse` (an API used wrongly, such as
       a bad parameter or a cursor fetched from another process),
       `:unsupported` (not available for this kind of connection),
-      `:not_found`/`:too_many_rows` (from `query_one/3`), `:io`, `:corrupt`,
+      `:not_found`/`:too_many_rows` (from `query_one/3`), `:mismatch` (a stored
+      value that cannot be read, such as TEXT that is not UTF-8), `:io`, `:corrupt`,
       `:full`, `:cantopen`, `:auth`, `:remote`, `:sync`, `:invalid_option`.
     * `:extended_code` - SQLite's extended result code when there is one
       (for example 2067 for `SQLITE_CONSTRAINT_UNIQUE`), else `nil`.

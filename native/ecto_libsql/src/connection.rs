@@ -132,7 +132,10 @@ impl ConnInner {
                 .cache
                 .peek(sql)
                 .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
-            execute_prepared(env, driver, &self.conn, prepared, params)
+            execute_prepared(env, driver, &self.conn, prepared, params).map(|mut executed| {
+                executed.cached = true;
+                executed
+            })
         } else {
             let prepared = Prepared::prepare(driver, &self.conn, sql)?;
             match self.cache.insert(sql, prepared) {
@@ -159,6 +162,8 @@ pub struct Executed<'a> {
     pub outcome: crate::exec::Outcome<'a>,
     pub command: &'static str,
     pub schema_change: bool,
+    /// Whether the statement came from the cache (for telemetry).
+    pub cached: bool,
 }
 
 impl<'a> Executed<'a> {
@@ -189,6 +194,7 @@ pub fn execute_prepared<'a>(
         outcome,
         command: prepared.command,
         schema_change: prepared.changes_schema(),
+        cached: false,
     })
 }
 
@@ -257,6 +263,59 @@ fn query<'a>(
     reply(env, result)
 }
 
+/// `query/3` for the DBConnection driver: `{:ok, result, cached?}`.
+#[rustler::nif(schedule = "DirtyIo")]
+fn query_traced<'a>(
+    env: Env<'a>,
+    conn: ResourceArc<ConnResource>,
+    sql: String,
+    params: Term<'a>,
+) -> Term<'a> {
+    let driver = conn.driver();
+    let result = decode_params(params).and_then(|params| {
+        conn.with(|inner| {
+            let executed = inner.run_cached(env, driver, &sql, params)?;
+            let cached = executed.cached;
+            Ok((crate::term::atoms::ok(), executed.result(env), cached).encode(env))
+        })
+    });
+    match result {
+        Ok(term) => term,
+        Err(err) => reply(env, Err(err)),
+    }
+}
+
+/// Prepares `sql` into the statement cache without running it (a cache
+/// hit costs one lookup): `{:ok, {command, columns}}`. Errors in the SQL
+/// surface here rather than at the first execution.
+#[rustler::nif(schedule = "DirtyIo")]
+fn prepare_cached<'a>(env: Env<'a>, conn: ResourceArc<ConnResource>, sql: String) -> Term<'a> {
+    let driver = conn.driver();
+    let result = conn.with(|inner| {
+        if inner.cache.get(&sql).is_none() {
+            let prepared = Prepared::prepare(driver, &inner.conn, &sql)?;
+            let info = (
+                rustler::Atom::from_str(env, prepared.command)?,
+                prepared.columns.clone(),
+            );
+            // With caching disabled the statement is dropped here and
+            // prepared again when it runs.
+            let _ = inner.cache.insert(&sql, prepared);
+            return Ok(info.encode(env));
+        }
+        let prepared = inner
+            .cache
+            .peek(&sql)
+            .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
+        Ok((
+            rustler::Atom::from_str(env, prepared.command)?,
+            prepared.columns.clone(),
+        )
+            .encode(env))
+    });
+    reply(env, result)
+}
+
 #[rustler::nif(schedule = "DirtyIo")]
 fn execute<'a>(
     env: Env<'a>,
@@ -316,12 +375,38 @@ fn batch_sql<'a>(
 ) -> Term<'a> {
     let driver = conn.driver();
     let result = conn.with(|inner| {
-        let batch = if transactional {
-            block_on(driver, inner.conn.execute_transactional_batch(&sql))??
+        if !transactional {
+            let batch = block_on(driver, inner.conn.execute_batch(&sql))??;
+            return batch_results(env, driver, batch);
+        }
+        // libSQL's own transactional batch returns no results and cannot
+        // nest: wrap the plain batch in BEGIN or, inside an open
+        // transaction, a savepoint.
+        let nested = !inner.conn.is_autocommit();
+        let (begin, done, undo) = if nested {
+            (
+                "SAVEPOINT ecto_libsql_batch",
+                "RELEASE ecto_libsql_batch",
+                "ROLLBACK TO ecto_libsql_batch; RELEASE ecto_libsql_batch",
+            )
         } else {
-            block_on(driver, inner.conn.execute_batch(&sql))??
+            ("BEGIN", "COMMIT", "ROLLBACK")
         };
-        batch_results(env, driver, batch)
+        inner.execute_sql(driver, begin)?;
+        let ran = block_on(driver, inner.conn.execute_batch(&sql))
+            .and_then(|batch| Ok(batch?))
+            .and_then(|batch| batch_results(env, driver, batch));
+        match ran {
+            Ok(results) => {
+                inner.execute_sql(driver, done)?;
+                Ok(results)
+            }
+            Err(err) => {
+                // The batch's own error is the one to report.
+                let _ = block_on(driver, inner.conn.execute_batch(undo));
+                Err(err)
+            }
+        }
     });
     reply(env, result)
 }

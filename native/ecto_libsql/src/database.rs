@@ -229,3 +229,18 @@ fn db_max_write_replication_index<'a>(env: Env<'a>, db: ResourceArc<DbResource>)
         replica(&db, "max_write_replication_index").map(|d| d.max_write_replication_index());
     reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
 }
+
+/// `:local`, `:remote` or `:replica`: `connect/2` applies a database's
+/// defaults by its kind.
+#[rustler::nif]
+fn database_kind(db: ResourceArc<DbResource>) -> rustler::Atom {
+    match db.kind {
+        Kind::Local => atoms::local(),
+        Kind::Remote => atoms::remote(),
+        Kind::Replica => atoms::replica(),
+    }
+}
+
+mod atoms {
+    rustler::atoms! { local, remote, replica }
+}

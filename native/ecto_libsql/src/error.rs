@@ -174,6 +174,12 @@ fn classify_message(message: &str) -> &'static str {
     }
 }
 
+impl From<rustler::Error> for Error {
+    fn from(_: rustler::Error) -> Self {
+        Error::misuse("could not build a term")
+    }
+}
+
 impl From<libsql::Error> for Error {
     fn from(err: libsql::Error) -> Self {
         use libsql::Error as E;

@@ -94,7 +94,7 @@ pub fn run<'a>(
         while let Some(row) = rows.next().await? {
             cells.clear();
             for i in 0..ncols {
-                cells.push(encode_value(env, &row.get_value(i as i32)?));
+                cells.push(encode_value(env, &read_value(&row, i)?));
             }
             out.push(cells.encode(env));
         }
@@ -133,7 +133,7 @@ pub fn fetch_rows<'a>(
                 Some(row) => {
                     cells.clear();
                     for i in 0..ncols {
-                        cells.push(encode_value(env, &row.get_value(i as i32)?));
+                        cells.push(encode_value(env, &read_value(&row, i)?));
                     }
                     out.push(cells.encode(env));
                 }
@@ -143,6 +143,21 @@ pub fn fetch_rows<'a>(
         Ok((out, false))
     })??;
     Ok(out)
+}
+
+/// Reads one cell. libSQL 0.10 reads TEXT through a C string and unwraps
+/// its UTF-8 check, so TEXT that is not UTF-8 (`CAST(x'ff' AS TEXT)`)
+/// panics inside `get_value`: that panic becomes an error, not a crashed
+/// call. (The C-string read also ends TEXT at its first NUL byte.)
+fn read_value(row: &libsql::Row, i: usize) -> libsql::Result<Value> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| row.get_value(i as i32)))
+        .unwrap_or_else(|_| {
+            // SQLITE_MISMATCH: the stored type cannot be read as asked.
+            Err(libsql::Error::SqliteFailure(
+                20,
+                format!("column {i} holds TEXT that is not valid UTF-8: CAST it to BLOB to read its bytes"),
+            ))
+        })
 }
 
 /// Column names as an Erlang list of binaries.

@@ -8,7 +8,7 @@ use rustler::{Atom, Binary, Encoder, Env, Term, TermType};
 
 use crate::error::{Error, Result};
 
-mod atoms {
+pub mod atoms {
     rustler::atoms! {
         nil,
         ok,

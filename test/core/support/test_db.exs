@@ -1,0 +1,69 @@
+defmodule EctoLibSql.TestDB do
+  @moduledoc false
+  # Helpers shared by the core suites: fresh databases and error matching.
+
+  import ExUnit.Assertions
+
+  alias EctoLibSql.Native
+
+  @doc "A fresh directory for this test, removed when it finishes."
+  def tmp_dir!(context) do
+    name = "#{inspect(context.module)}_#{context.test}" |> String.replace(~r/[^A-Za-z0-9_]/, "_") |> String.slice(0, 80)
+    dir = Path.join(System.tmp_dir!(), "ecto_libsql_test_#{System.unique_integer([:positive])}_#{name}")
+    File.rm_rf!(dir)
+    File.mkdir_p!(dir)
+    ExUnit.Callbacks.on_exit(fn -> File.rm_rf!(dir) end)
+    dir
+  end
+
+  @doc "A path for a database file in a fresh directory."
+  def tmp_db!(context, name \\ "test.db"), do: Path.join(tmp_dir!(context), name)
+
+  @doc "Opens a private in-memory connection, closed when the test ends."
+  def open_memory!(opts \\ []) do
+    {:ok, conn} = Native.open(Keyword.put(opts, :database, ":memory:"))
+    ExUnit.Callbacks.on_exit(fn -> Native.close(conn) end)
+    conn
+  end
+
+  @doc "Opens `opts`, closed when the test ends."
+  def open!(opts) do
+    {:ok, conn} = Native.open(opts)
+    ExUnit.Callbacks.on_exit(fn -> Native.close(conn) end)
+    conn
+  end
+
+  @doc "Asserts `result` is an error with `code` and returns the error."
+  def assert_error(result, code) do
+    assert {:error, %EctoLibSql.Error{code: ^code} = error} = result
+    assert is_binary(error.message) and error.message != ""
+    error
+  end
+
+  @doc "The rows of a successful query."
+  def rows!(conn, sql, params \\ []) do
+    {:ok, %EctoLibSql.Result{rows: rows}} = Native.query(conn, sql, params)
+    rows
+  end
+
+  @doc "The OS resident set size of this VM, in bytes."
+  def rss_bytes do
+    "/proc/self/status"
+    |> File.read!()
+    |> String.split("\n")
+    |> Enum.find_value(fn line ->
+      case Regex.run(~r/^VmRSS:\s+(\d+) kB/, line) do
+        [_, kb] -> String.to_integer(kb) * 1024
+        nil -> nil
+      end
+    end)
+  end
+
+  @doc "Collects garbage in every process, so dropped handles are freed."
+  def full_gc do
+    for pid <- Process.list(), do: :erlang.garbage_collect(pid)
+    Process.sleep(50)
+    for pid <- Process.list(), do: :erlang.garbage_collect(pid)
+    :ok
+  end
+end
