@@ -34,6 +34,10 @@ defmodule Ecto.Adapters.LibSql do
   Whatever the options, loading accepts every one of these forms, so
   changing an option never makes existing rows unreadable.
 
+  Query generation cannot see these options: a literal written into a query
+  (`where: t.tags == ["a"]`, as opposed to `^tags`) is always written in the
+  default form. With a non-default option, interpolate such values.
+
   Decimals are stored as TEXT and come back exactly as written; booleans as
   0/1; `:binary` as BLOB.
   """
@@ -72,7 +76,9 @@ defmodule Ecto.Adapters.LibSql do
   def dumpers(:uuid, type), do: [type, &Codec.dump_uuid/1]
   def dumpers(:map, type), do: [&Ecto.Type.embedded_dump(type, &1, :json), &Codec.dump_json/1]
   def dumpers({:map, _}, type), do: [&Ecto.Type.embedded_dump(type, &1, :json), &Codec.dump_json/1]
-  def dumpers({:array, _}, type), do: [type, &Codec.dump_json/1]
+  # Arrays are JSON, so their elements dump the way embeds do (UUIDs and
+  # datetimes as JSON strings), not through this adapter's dumpers.
+  def dumpers({:array, _}, type), do: [&Ecto.Type.embedded_dump(type, &1, :json), &Codec.dump_json/1]
   def dumpers(:decimal, type), do: [type, &Codec.dump_decimal/1]
   def dumpers(:date, type), do: [type, &Codec.dump_date/1]
   def dumpers(:time, type), do: [type, &Codec.dump_time/1]
@@ -83,6 +89,12 @@ defmodule Ecto.Adapters.LibSql do
   def dumpers(:utc_datetime_usec, type), do: [type, &Codec.dump_datetime/1]
   def dumpers(_primitive, type), do: [type]
 
+  # A generated binary_id is already in dumped form, so it skips the
+  # dumpers: tag it here for the driver to write per `:binary_id_type`.
+  @impl Ecto.Adapter.Schema
+  def autogenerate(:binary_id), do: {:uuid, Ecto.UUID.bingenerate()}
+  def autogenerate(type), do: super(type)
+
   ## Migrations
 
   @impl Ecto.Adapter.Migration
@@ -92,16 +104,34 @@ defmodule Ecto.Adapters.LibSql do
   def execute_ddl(meta, command, opts) do
     # SQLite has no ADD COLUMN IF NOT EXISTS: look at the table's columns
     # and turn the conditional changes into plain ones.
-    command =
-      if DDL.conditional_columns?(command) do
-        {sql, params} = DDL.columns_query(elem(command, 1))
-        %{rows: rows} = Ecto.Adapters.SQL.query!(meta, sql, params, opts)
-        DDL.resolve_conditional_columns(command, Enum.map(rows, &hd/1))
-      else
-        command
-      end
+    command = resolve_command(meta, command, opts)
 
     Ecto.Adapters.SQL.execute_ddl(meta, Connection, command, opts)
+  end
+
+  # Commands whose SQL depends on what the database holds now.
+  defp resolve_command(meta, {:rename, %Ecto.Migration.Index{} = index, new_name}, opts) do
+    {sql, params} = DDL.index_sql_query(index)
+
+    case Ecto.Adapters.SQL.query!(meta, sql, params, opts) do
+      %{rows: [[index_sql]]} when is_binary(index_sql) ->
+        {:rename, index, new_name, index_sql}
+
+      _ ->
+        raise ArgumentError,
+              "cannot rename index #{inspect(index.name)}: SQLite has no ALTER INDEX, and no " <>
+                "CREATE INDEX definition of it was found (indexes made by UNIQUE constraints have none)"
+    end
+  end
+
+  defp resolve_command(meta, command, opts) do
+    if DDL.conditional_columns?(command) do
+      {sql, params} = DDL.columns_query(elem(command, 1))
+      %{rows: rows} = Ecto.Adapters.SQL.query!(meta, sql, params, opts)
+      DDL.resolve_conditional_columns(command, Enum.map(rows, &hd/1))
+    else
+      command
+    end
   end
 
   @impl Ecto.Adapter.Migration

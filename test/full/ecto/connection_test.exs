@@ -176,6 +176,20 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
                ~s{SELECT json_extract(p0."meta", '$."a"[0]."b c"') FROM "posts" AS p0}
     end
 
+    test "a json_extract_path step from a column indexes arrays by integers and objects by keys" do
+      assert all(from(p in Post, select: p.meta["a"][p.views])) ==
+               ~s{SELECT json_extract(p0."meta", '$' || '."a"' || (CASE WHEN typeof(p0."views") = 'integer' } <>
+                 ~s{THEN '[' || p0."views" || ']' ELSE '."' || p0."views" || '"' END)) FROM "posts" AS p0}
+    end
+
+    test "literals tagged by the dumpers are written in the default stored forms" do
+      expr = &(&1 |> Ecto.Adapters.LibSql.Expr.expr({}, nil) |> IO.iodata_to_binary())
+      assert expr.({:json_array, ["[", "1", "]"]}) == "'[1]'"
+      assert expr.({:json_map, ~s({"a":"it's"})}) == ~s('{"a":"it''s"}')
+      assert expr.({:uuid, <<0::120, 1>>}) == "'00000000-0000-0000-0000-000000000001'"
+      assert expr.({:blob, <<0, 255>>}) == "X'00FF'"
+    end
+
     test "aggregates with distinct and filter" do
       query = from(p in Post, select: {count(p.id, :distinct), filter(sum(p.views), p.views > 1), count()})
 
@@ -629,6 +643,34 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
       assert ddl(resolved) == [
                ~s{ALTER TABLE "posts" ADD COLUMN "b" INTEGER},
                ~s{ALTER TABLE "posts" DROP COLUMN "c"}
+             ]
+    end
+
+    test "conditional changes see the columns that earlier changes added or removed" do
+      alter =
+        {:alter, %Table{name: :t},
+         [
+           {:add_if_not_exists, :v, :integer, []},
+           {:add_if_not_exists, :v, :integer, []},
+           {:remove_if_exists, :v, :integer},
+           {:remove_if_exists, :v, :integer}
+         ]}
+
+      assert ddl(DDL.resolve_conditional_columns(alter, ["id"])) == [
+               ~s{ALTER TABLE "t" ADD COLUMN "v" INTEGER},
+               ~s{ALTER TABLE "t" DROP COLUMN "v"}
+             ]
+    end
+
+    test "renaming an index recreates it from its stored definition" do
+      index = %Index{name: "old", table: "t"}
+
+      assert DDL.index_sql_query(index) ==
+               {~s{SELECT sql FROM "main"."sqlite_master" WHERE type = 'index' AND name = ?1}, ["old"]}
+
+      assert ddl({:rename, index, "new", ~s{CREATE UNIQUE INDEX "old" ON "t" ("a", "b")}}) == [
+               ~s{DROP INDEX "old"},
+               ~s{CREATE UNIQUE INDEX "new" ON "t" ("a", "b")}
              ]
     end
 

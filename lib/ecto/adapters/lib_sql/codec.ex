@@ -43,21 +43,15 @@ defmodule Ecto.Adapters.LibSql.Codec do
 
   # NULL loads as nil whatever the type.
   def load_boolean(nil), do: {:ok, nil}
-  def load_date(nil), do: {:ok, nil}
-  def load_decimal(nil), do: {:ok, nil}
-  def load_float(nil), do: {:ok, nil}
-  def load_naive_datetime(nil), do: {:ok, nil}
-  def load_time(nil), do: {:ok, nil}
-  def load_utc_datetime(nil), do: {:ok, nil}
-  def load_uuid(nil), do: {:ok, nil}
-
   def load_boolean(0), do: {:ok, false}
   def load_boolean(1), do: {:ok, true}
   def load_boolean(b) when is_boolean(b), do: {:ok, b}
   def load_boolean(_), do: :error
 
   # Ecto.UUID loads the 16-byte form: text is turned into it first.
+  def load_uuid(nil), do: {:ok, nil}
   def load_uuid(<<_::128>> = raw), do: {:ok, raw}
+  def load_uuid({:uuid, <<_::128>> = raw}), do: {:ok, raw}
   def load_uuid(<<_::288>> = text), do: Ecto.UUID.dump(text)
   def load_uuid(_), do: :error
 
@@ -66,9 +60,12 @@ defmodule Ecto.Adapters.LibSql.Codec do
   def load_json(other) when is_map(other) or is_list(other), do: {:ok, other}
   def load_json(_), do: :error
 
+  def load_float(nil), do: {:ok, nil}
   def load_float(i) when is_integer(i), do: {:ok, i * 1.0}
   def load_float(f) when is_float(f), do: {:ok, f}
   def load_float(_), do: :error
+
+  def load_decimal(nil), do: {:ok, nil}
 
   def load_decimal(text) when is_binary(text) do
     case Decimal.parse(text) do
@@ -82,6 +79,8 @@ defmodule Ecto.Adapters.LibSql.Codec do
   def load_decimal(%Decimal{} = d), do: {:ok, d}
   def load_decimal(_), do: :error
 
+  def load_date(nil), do: {:ok, nil}
+
   def load_date(text) when is_binary(text) do
     case Date.from_iso8601(binary_part(text, 0, min(byte_size(text), 10))) do
       {:ok, date} -> {:ok, date}
@@ -92,6 +91,8 @@ defmodule Ecto.Adapters.LibSql.Codec do
   def load_date(%Date{} = d), do: {:ok, d}
   def load_date(_), do: :error
 
+  def load_time(nil), do: {:ok, nil}
+
   def load_time(text) when is_binary(text) do
     case Time.from_iso8601(text) do
       {:ok, time} -> {:ok, time}
@@ -101,6 +102,8 @@ defmodule Ecto.Adapters.LibSql.Codec do
 
   def load_time(%Time{} = t), do: {:ok, t}
   def load_time(_), do: :error
+
+  def load_naive_datetime(nil), do: {:ok, nil}
 
   def load_naive_datetime(text) when is_binary(text) do
     case NaiveDateTime.from_iso8601(text) do
@@ -115,6 +118,8 @@ defmodule Ecto.Adapters.LibSql.Codec do
 
   def load_naive_datetime(%NaiveDateTime{} = dt), do: {:ok, dt}
   def load_naive_datetime(_), do: :error
+
+  def load_utc_datetime(nil), do: {:ok, nil}
 
   def load_utc_datetime(text) when is_binary(text) do
     case DateTime.from_iso8601(text) do

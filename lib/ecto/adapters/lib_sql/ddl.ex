@@ -26,8 +26,9 @@ defmodule Ecto.Adapters.LibSql.DDL do
       `resolve_conditional_columns/2`.
     * Constraints can only be declared when a table is created (column option
       `check: %{name: ..., expr: ...}`); `create constraint`/`drop constraint`
-      on an existing table raise. Renaming an index raises too (drop and
-      create it instead). Comments are dropped, SQLite has nowhere to keep
+      on an existing table raise. An index is renamed by dropping it and
+      creating it again from its stored definition, which the adapter reads
+      first (`index_sql_query/1`). Comments are dropped, SQLite has nowhere to keep
       them. `concurrently` is ignored: SQLite builds an index under its one
       write lock anyway.
   """
@@ -36,6 +37,10 @@ defmodule Ecto.Adapters.LibSql.DDL do
   alias Ecto.Migration.{Constraint, Index, Reference, Table}
 
   @creates [:create, :create_if_not_exists]
+
+  # `CREATE [UNIQUE] INDEX [IF NOT EXISTS]` and the index name after it, as
+  # SQLite keeps them in sqlite_master.
+  @index_head ~r/^(\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)("(?:[^"]|"")*"|\[[^\]]*\]|`[^`]*`|[^\s(]+)/i
   @drops [:drop, :drop_if_exists]
   @conditional_changes [:add_if_not_exists, :remove_if_exists]
 
@@ -94,7 +99,25 @@ defmodule Ecto.Adapters.LibSql.DDL do
 
   def execute_ddl({:rename, %Index{} = index, _new_name}) do
     raise ArgumentError,
-          "SQLite cannot rename index #{inspect(index.name)}: it has no ALTER INDEX; drop the index and create it again"
+          "SQLite cannot rename index #{inspect(index.name)} without reading its definition: " <>
+            "run the rename through the adapter's execute_ddl/3"
+  end
+
+  # SQLite has no ALTER INDEX: the index is dropped and created again under
+  # the new name from its stored definition (`sql`, from sqlite_master).
+  def execute_ddl({:rename, %Index{} = index, new_name, sql}) when is_binary(sql) do
+    case Regex.run(@index_head, sql, return: :index) do
+      [{0, match_len}, {0, head_len}, _name] ->
+        rest = binary_part(sql, match_len, byte_size(sql) - match_len)
+
+        [
+          ["DROP INDEX ", Quoting.quote_table(index.prefix, index.name)],
+          [binary_part(sql, 0, head_len), Quoting.quote_table(index.prefix, new_name), rest]
+        ]
+
+      _ ->
+        raise ArgumentError, "cannot rename index #{inspect(index.name)}: unrecognized definition #{inspect(sql)}"
+    end
   end
 
   def execute_ddl({:rename, %Table{} = table, %Table{} = new_table}) do
@@ -160,22 +183,51 @@ defmodule Ecto.Adapters.LibSql.DDL do
   def resolve_conditional_columns({:alter, %Table{} = table, changes}, existing) do
     existing = MapSet.new(existing, &to_string/1)
 
-    changes =
-      Enum.flat_map(changes, fn
-        {:add_if_not_exists, name, type, opts} ->
-          if MapSet.member?(existing, to_string(name)), do: [], else: [{:add, name, type, opts}]
-
-        {:remove_if_exists, name, type} ->
-          if MapSet.member?(existing, to_string(name)), do: [{:remove, name, type, []}], else: []
-
-        {:remove_if_exists, name} ->
-          if MapSet.member?(existing, to_string(name)), do: [{:remove, name}], else: []
-
-        change ->
-          [change]
+    # Changes apply in order, so each one sees the columns the earlier ones
+    # added or removed.
+    {changes, _existing} =
+      Enum.flat_map_reduce(changes, existing, fn change, existing ->
+        resolve_column_change(change, existing)
       end)
 
     {:alter, table, changes}
+  end
+
+  defp resolve_column_change({:add_if_not_exists, name, type, opts}, existing) do
+    name_text = to_string(name)
+
+    if MapSet.member?(existing, name_text),
+      do: {[], existing},
+      else: {[{:add, name, type, opts}], MapSet.put(existing, name_text)}
+  end
+
+  defp resolve_column_change({:remove_if_exists, name, type}, existing),
+    do: resolve_removal(name, {:remove, name, type, []}, existing)
+
+  defp resolve_column_change({:remove_if_exists, name}, existing),
+    do: resolve_removal(name, {:remove, name}, existing)
+
+  defp resolve_column_change({:add, name, _type, _opts} = change, existing),
+    do: {[change], MapSet.put(existing, to_string(name))}
+
+  defp resolve_column_change(change, existing) when elem(change, 0) == :remove,
+    do: {[change], MapSet.delete(existing, to_string(elem(change, 1)))}
+
+  defp resolve_column_change(change, existing), do: {[change], existing}
+
+  defp resolve_removal(name, removal, existing) do
+    name_text = to_string(name)
+
+    if MapSet.member?(existing, name_text),
+      do: {[removal], MapSet.delete(existing, name_text)},
+      else: {[], existing}
+  end
+
+  @doc "The query that reads an index's stored definition, for renaming it."
+  @spec index_sql_query(Index.t()) :: {String.t(), [term]}
+  def index_sql_query(%Index{prefix: prefix, name: name}) do
+    {["SELECT sql FROM ", Quoting.quote_table(prefix || "main", "sqlite_master"), " WHERE type = 'index' AND name = ?1"]
+     |> IO.iodata_to_binary(), [to_string(name)]}
   end
 
   ## CREATE TABLE parts
@@ -189,7 +241,11 @@ defmodule Ecto.Adapters.LibSql.DDL do
   defp table_options(options) when is_binary(options), do: [?\s, options]
 
   defp table_options(options),
-    do: raise(ArgumentError, "the libSQL adapter takes table :options as a string, got: #{inspect(options)}")
+    do:
+      raise(
+        ArgumentError,
+        "the libSQL adapter does not support keyword lists in :options; give table options as a string, got: #{inspect(options)}"
+      )
 
   defp column_definitions(table, columns) do
     inline_pk = inline_primary_key(columns)

@@ -207,6 +207,19 @@ defmodule Ecto.Adapters.LibSql.Expr do
   def expr({fun, _, args}, sources, query) when is_atom(fun) and is_list(args),
     do: [Atom.to_string(fun), ?(, Enum.map_intersperse(args, ", ", &expr(&1, sources, query)), ?)]
 
+  # Literals Ecto dumped through this adapter's dumpers (`where: t.ints ==
+  # [1, 2]`, `x in []`) arrive tagged. The generator cannot see the Repo's
+  # type options, so they are written in the default stored forms (JSON,
+  # UUIDs and datetimes as text); the adapter docs tell users of the :binary
+  # or :text_datetime options to interpolate such values (^) instead.
+  def expr({:json_array, json}, _sources, _query), do: Quoting.single_quote(IO.iodata_to_binary(json))
+  def expr({:json_map, json}, _sources, _query), do: Quoting.single_quote(IO.iodata_to_binary(json))
+  def expr({:blob, binary}, _sources, _query) when is_binary(binary), do: Quoting.blob_literal(binary)
+  def expr({:uuid, <<_::128>> = raw}, _sources, _query), do: Quoting.single_quote(EctoLibSql.Types.uuid_string(raw))
+
+  def expr({:datetime, datetime}, _sources, _query),
+    do: Quoting.single_quote(EctoLibSql.Types.format_datetime(datetime))
+
   def expr(list, _sources, query) when is_list(list) do
     raise Ecto.QueryError,
       query: query,
@@ -314,8 +327,21 @@ defmodule Ecto.Adapters.LibSql.Expr do
   defp json_path_expr(step, _sources, _query) when is_binary(step) or is_integer(step),
     do: Quoting.single_quote(IO.iodata_to_binary(json_path_step(step)))
 
-  # A column holding a key is only known at run time.
-  defp json_path_expr(field, sources, query), do: ["'.\"' || ", expr(field, sources, query), " || '\"'"]
+  # A step taken from a column is only known at run time: an integer
+  # indexes an array, anything else names an object key.
+  defp json_path_expr(field, sources, query) do
+    step = expr(field, sources, query)
+
+    [
+      "(CASE WHEN typeof(",
+      step,
+      ") = 'integer' THEN '[' || ",
+      step,
+      " || ']' ELSE '.\"' || ",
+      step,
+      " || '\"' END)"
+    ]
+  end
 
   ## Date and time arithmetic
 
