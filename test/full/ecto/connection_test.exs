@@ -224,7 +224,14 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
         )
 
       assert all(query) ==
-               ~s{SELECT p0."id" FROM "posts" AS p0 ORDER BY p0."id", p0."title" DESC, p0."views" ASC NULLS LAST, p0."price" DESC NULLS FIRST}
+               ~s{SELECT p0."id" FROM "posts" AS p0 ORDER BY p0."id", p0."title" DESC, p0."views" ASC NULLS LAST, CAST(p0."price" AS NUMERIC) DESC NULLS FIRST}
+    end
+
+    test "decimal fields (stored as TEXT) compare as numbers" do
+      query = from(p in Post, where: p.price > ^Decimal.new("9.5") and p.views == 1, select: p.id)
+
+      assert all(query) ==
+               ~s{SELECT p0."id" FROM "posts" AS p0 WHERE ((CAST(p0."price" AS NUMERIC) > ?1) AND (p0."views" = 1))}
     end
 
     test "limit and offset; offset alone gets LIMIT -1" do

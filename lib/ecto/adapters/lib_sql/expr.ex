@@ -26,6 +26,7 @@ defmodule Ecto.Adapters.LibSql.Expr do
   ]
 
   @binary_ops Keyword.keys(binary_ops) ++ [:ilike]
+  @comparisons [:==, :!=, :<, :>, :<=, :>=]
 
   for {op, sql} <- binary_ops do
     defp binary_op(unquote(op)), do: unquote(sql)
@@ -89,7 +90,7 @@ defmodule Ecto.Adapters.LibSql.Expr do
   defp window_part({:frame, {:fragment, _, _} = fragment}, sources, query), do: expr(fragment, sources, query)
 
   @doc "One ORDER BY term; SQLite supports NULLS FIRST/LAST."
-  def order_by_expr({dir, expr}, sources, query), do: [expr(expr, sources, query) | order_dir(dir)]
+  def order_by_expr({dir, expr}, sources, query), do: [numeric_operand(expr, sources, query) | order_dir(dir)]
 
   defp order_dir(:asc), do: []
   defp order_dir(:desc), do: " DESC"
@@ -198,6 +199,14 @@ defmodule Ecto.Adapters.LibSql.Expr do
   def expr({:ilike, _, [left, right]}, sources, query),
     do: [maybe_paren(left, sources, query), " LIKE " | maybe_paren(right, sources, query)]
 
+  def expr({op, _, [left, right]}, sources, query) when op in @comparisons do
+    # Decimals are stored as TEXT so that they load back exactly; compared
+    # as TEXT, '1.0' = 1 would be false and '10' < '9' true. A decimal
+    # field is therefore compared as a number (CAST gives it NUMERIC
+    # affinity, which SQLite then applies to the other side).
+    [numeric_operand(left, sources, query), binary_op(op) | numeric_operand(right, sources, query)]
+  end
+
   def expr({op, _, [left, right]}, sources, query) when op in @binary_ops,
     do: [maybe_paren(left, sources, query), binary_op(op) | maybe_paren(right, sources, query)]
 
@@ -244,6 +253,28 @@ defmodule Ecto.Adapters.LibSql.Expr do
   def expr(expr, _sources, query) do
     raise Ecto.QueryError, query: query, message: "the libSQL adapter cannot write the expression #{inspect(expr)}"
   end
+
+  @doc """
+  Writes an operand of a comparison or ordering: a decimal field as
+  `CAST(field AS NUMERIC)`, anything else as usual.
+  """
+  def numeric_operand(expr, sources, query) do
+    if decimal_field?(expr, sources),
+      do: ["CAST(", expr(expr, sources, query), " AS NUMERIC)"],
+      else: maybe_paren(expr, sources, query)
+  end
+
+  defp decimal_field?({{:., _, [{:&, _, [ix]}, field]}, _, []}, sources) when is_atom(field) do
+    case elem(sources, ix) do
+      {_table, _name, schema} when is_atom(schema) and not is_nil(schema) ->
+        function_exported?(schema, :__schema__, 2) and schema.__schema__(:type, field) in [:decimal, {:maybe, :decimal}]
+
+      _ ->
+        false
+    end
+  end
+
+  defp decimal_field?(_expr, _sources), do: false
 
   defp maybe_paren({op, _, [_, _]} = expr, sources, query) when op in @binary_ops,
     do: [?(, expr(expr, sources, query), ?)]
