@@ -2,14 +2,16 @@
 //! statement is (for `%EctoLibSql.Result{command: ...}`).
 
 /// The command a statement runs, from its first keyword. `WITH` queries are
-/// classified by the first DML keyword after their common table expressions.
+/// classified by the first DML keyword after their common table expressions,
+/// that is outside every parenthesis.
 pub fn command(sql: &str) -> &'static str {
     let mut words = keywords(sql);
     match words.next() {
-        Some(word) if word.eq_ignore_ascii_case("with") => {
-            words.find_map(|w| dml(&w)).unwrap_or("select")
-        }
-        Some(word) => first_keyword(&word),
+        Some((word, _)) if word.eq_ignore_ascii_case("with") => words
+            .filter(|(_, depth)| *depth == 0)
+            .find_map(|(w, _)| dml(&w))
+            .unwrap_or("select"),
+        Some((word, _)) => first_keyword(&word),
         None => "other",
     }
 }
@@ -55,10 +57,12 @@ fn first_keyword(word: &str) -> &'static str {
     }
 }
 
-/// Words of the SQL outside comments, string literals and quoted names.
-fn keywords(sql: &str) -> impl Iterator<Item = String> + '_ {
+/// Words of the SQL outside comments, string literals and quoted names,
+/// each with its parenthesis depth.
+fn keywords(sql: &str) -> impl Iterator<Item = (String, usize)> + '_ {
     let bytes = sql.as_bytes();
     let mut i = 0;
+    let mut depth = 0usize;
     std::iter::from_fn(move || {
         while i < bytes.len() {
             let b = bytes[i];
@@ -84,8 +88,13 @@ fn keywords(sql: &str) -> impl Iterator<Item = String> + '_ {
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
                 }
-                return Some(sql[start..i].to_string());
+                return Some((sql[start..i].to_string(), depth));
             } else {
+                match b {
+                    b'(' => depth += 1,
+                    b')' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
                 i += 1;
             }
         }

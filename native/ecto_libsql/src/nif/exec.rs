@@ -7,10 +7,10 @@ use libsql::Value;
 use rustler::{Encoder, Env, Term};
 
 use crate::error::{Error, Result};
+use crate::nif::runtime::{block_on, Driver};
+use crate::nif::term::{encode_value, Params};
 use crate::params::{check_count, order_named};
-use crate::runtime::{block_on, Driver};
 use crate::sql;
-use crate::term::{encode_value, Params};
 
 /// A prepared statement and what we learnt about it at prepare time, so
 /// that each execution does no more than bind and step.

@@ -11,12 +11,12 @@ use std::time::Duration;
 use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
 
 use crate::cache::StatementCache;
-use crate::database::{DbResource, Kind};
 use crate::error::{Error, Result};
-use crate::exec::{closed_connection, columns_term, run, Prepared};
+use crate::nif::database::{DbResource, Kind};
+use crate::nif::exec::{closed_connection, columns_term, run, Prepared};
+use crate::nif::runtime::{block_on, Driver};
+use crate::nif::term::{decode_params, encode_result, reply, reply_ok};
 use crate::params::check_identifier;
-use crate::runtime::{block_on, Driver};
-use crate::term::{decode_params, encode_result, reply, reply_ok};
 
 /// An open cursor: a result set being stepped, owned by one process.
 pub struct OpenCursor {
@@ -125,7 +125,7 @@ impl ConnInner {
         env: Env<'a>,
         driver: Driver,
         sql: &str,
-        params: crate::term::Params,
+        params: crate::nif::term::Params,
     ) -> Result<Executed<'a>> {
         let executed = if self.cache.get(sql).is_some() {
             let prepared = self
@@ -159,7 +159,7 @@ impl ConnInner {
 /// One statement's execution, ready to encode.
 pub struct Executed<'a> {
     pub columns: Option<Term<'a>>,
-    pub outcome: crate::exec::Outcome<'a>,
+    pub outcome: crate::nif::exec::Outcome<'a>,
     pub command: &'static str,
     pub schema_change: bool,
     /// Whether the statement came from the cache (for telemetry).
@@ -184,7 +184,7 @@ pub fn execute_prepared<'a>(
     driver: Driver,
     conn: &libsql::Connection,
     prepared: &Prepared,
-    params: crate::term::Params,
+    params: crate::nif::term::Params,
 ) -> Result<Executed<'a>> {
     let values = prepared.bind_values(params)?;
     let columns = (!prepared.columns.is_empty()).then(|| columns_term(env, &prepared.columns));
@@ -276,7 +276,7 @@ fn query_traced<'a>(
         conn.with(|inner| {
             let executed = inner.run_cached(env, driver, &sql, params)?;
             let cached = executed.cached;
-            Ok((crate::term::atoms::ok(), executed.result(env), cached).encode(env))
+            Ok((crate::nif::term::atoms::ok(), executed.result(env), cached).encode(env))
         })
     });
     match result {
@@ -350,7 +350,8 @@ fn batch_results<'a>(
                 let columns: Vec<String> = (0..ncols)
                     .map(|i| rows.column_name(i as i32).unwrap_or_default().to_string())
                     .collect();
-                let (out, _) = crate::exec::fetch_rows(env, driver, &mut rows, ncols, usize::MAX)?;
+                let (out, _) =
+                    crate::nif::exec::fetch_rows(env, driver, &mut rows, ncols, usize::MAX)?;
                 let n = out.len() as u64;
                 encode_result(
                     env,

@@ -4,10 +4,10 @@
 
 use rustler::{Encoder, Env, ResourceArc, Term};
 
-use crate::connection::{execute_prepared, ConnResource, Orphan};
 use crate::error::{Error, Result};
-use crate::exec::Prepared;
-use crate::term::{decode_params, reply, reply_ok};
+use crate::nif::connection::{execute_prepared, ConnResource, Orphan};
+use crate::nif::exec::Prepared;
+use crate::nif::term::{decode_params, reply, reply_ok};
 
 pub struct StmtResource {
     conn: ResourceArc<ConnResource>,
@@ -30,7 +30,7 @@ fn closed_statement() -> Error {
 impl StmtResource {
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut crate::connection::ConnInner, &Prepared) -> Result<T>,
+        f: impl FnOnce(&mut crate::nif::connection::ConnInner, &Prepared) -> Result<T>,
     ) -> Result<T> {
         self.conn.with(|inner| {
             // Taken out while it runs, so `f` may borrow the connection too.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use rustler::{Env, NifMap, ResourceArc, Term};
 
 use crate::error::{Error, Result};
-use crate::runtime::{block_on, Driver};
-use crate::term::reply;
+use crate::nif::runtime::{block_on, Driver};
+use crate::nif::term::reply;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

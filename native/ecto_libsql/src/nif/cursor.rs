@@ -3,11 +3,11 @@
 
 use rustler::{Encoder, Env, ResourceArc, Term};
 
-use crate::connection::{ConnResource, OpenCursor, Orphan};
 use crate::error::Error;
-use crate::exec::{fetch_rows, Prepared};
-use crate::runtime::block_on;
-use crate::term::{decode_params, reply};
+use crate::nif::connection::{ConnResource, OpenCursor, Orphan};
+use crate::nif::exec::{fetch_rows, Prepared};
+use crate::nif::runtime::block_on;
+use crate::nif::term::{decode_params, reply};
 
 mod atoms {
     rustler::atoms! { cont, halt }
@@ -117,5 +117,5 @@ fn close_cursor(env: Env, cursor: ResourceArc<CursorResource>) -> Term {
         inner.cursors.remove(&cursor.id);
         Ok(())
     });
-    crate::term::reply_ok(env, result)
+    crate::nif::term::reply_ok(env, result)
 }

@@ -1,0 +1,556 @@
+# The workloads of WORKLOADS.md (W1-W7), measured in one run and printed as a
+# markdown table. Full mode is needed (Ecto and the adapter):
+#
+#     bench/run                                   # the wrapper: sets up the
+#                                                 # ecto_sqlite3 comparison too
+#     ECTO_LIBSQL_DEPS_PATH=/work/deps MIX_ENV=bench mix run bench/run.exs
+#
+# Environment: BENCH_REPS (default 5), BENCH_W5_SECONDS (default 5),
+# BENCH_SKIP_FLOOR=1 (do not build and run the W7 example), BENCH_ONLY
+# (comma-separated workload ids, e.g. "W1,W6").
+
+defmodule Bench.Post do
+  use Ecto.Schema
+
+  @primary_key {:id, :id, autogenerate: true}
+  schema "posts" do
+    field(:title, :string)
+    field(:body, :string)
+    field(:views, :integer)
+    field(:score, :float)
+    field(:inserted_at, :naive_datetime)
+  end
+end
+
+defmodule Bench.LibSqlRepo do
+  use Ecto.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
+end
+
+if Code.ensure_loaded?(Ecto.Adapters.SQLite3) do
+  defmodule Bench.Sqlite3Repo do
+    use Ecto.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.SQLite3
+  end
+
+  defmodule Bench.ExqliteFloor do
+    @moduledoc false
+    # W6 for the comparison system: exqlite's lowest-level API, bind then
+    # step to the end (which resets the statement), as Exqlite.Connection does.
+    alias Exqlite.Sqlite3
+
+    def run(path, sql, ids) do
+      {:ok, db} = Sqlite3.open(path)
+      {:ok, stmt} = Sqlite3.prepare(db, sql)
+
+      fun = fn ->
+        Enum.each(ids, fn id ->
+          :ok = Sqlite3.bind(stmt, [id])
+          {:ok, [_row]} = Sqlite3.fetch_all(db, stmt)
+        end)
+      end
+
+      {fun, fn -> Sqlite3.release(db, stmt) && Sqlite3.close(db) end}
+    end
+  end
+end
+
+defmodule Bench do
+  @moduledoc false
+  alias Bench.Post
+  alias EctoLibSql.Native
+
+  @create """
+  CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT, body TEXT,
+                      views INTEGER, score REAL, inserted_at TEXT)
+  """
+  @driver_read "SELECT id, title, views FROM posts WHERE id = ?"
+  @point_rows 10_000
+  @bulk_rows 100_000
+  @chunk 1_000
+  @stamp ~N[2024-01-01 00:00:00]
+
+  ## Entry point
+
+  def main do
+    reps = env_int("BENCH_REPS", 5)
+    only = System.get_env("BENCH_ONLY")
+    only = if only in [nil, ""], do: nil, else: String.split(only, ",", trim: true)
+    tmp = Path.join(System.tmp_dir!(), "ecto_libsql_bench_#{System.os_time()}")
+    File.mkdir_p!(tmp)
+    Logger.configure(level: :warning)
+
+    systems = [{"ecto_libsql", Bench.LibSqlRepo}] ++ comparison()
+
+    IO.puts("# EctoLibSql benchmark")
+
+    IO.puts(
+      "SQLite (libSQL) #{Native.sqlite_version()}; #{System.schedulers_online()} schedulers; " <>
+        "Elixir #{System.version()}, OTP #{System.otp_release()}; reps=#{reps}"
+    )
+
+    if length(systems) == 1,
+      do: IO.puts("ecto_sqlite3 not available: comparing against the native floor (W7) only")
+
+    floor = if System.get_env("BENCH_SKIP_FLOOR") in [nil, ""], do: native_floor(reps), else: %{}
+
+    ctx = %{reps: reps, tmp: tmp, only: only}
+
+    results =
+      for {name, repo} <- systems, into: %{} do
+        IO.puts("\n## #{name}")
+        {name, run_system(ctx, name, repo)}
+      end
+
+    core = if wanted?(ctx, "W6"), do: w6_core(ctx), else: %{}
+    table(results, core, floor, systems)
+    File.rm_rf!(tmp)
+  end
+
+  defp comparison do
+    if Code.ensure_loaded?(Bench.Sqlite3Repo) do
+      [{"ecto_sqlite3", Bench.Sqlite3Repo}]
+    else
+      []
+    end
+  end
+
+  defp wanted?(%{only: nil}, _), do: true
+  defp wanted?(%{only: only}, id), do: id in only
+
+  defp env_int(name, default) do
+    case System.get_env(name) do
+      nil -> default
+      "" -> default
+      value -> String.to_integer(value)
+    end
+  end
+
+  ## W7: the native floor, from the crate's example
+
+  defp native_floor(reps) do
+    IO.puts("\n## W7 (cargo run --release --example floor)")
+    crate = Path.expand("../native/ecto_libsql", __DIR__)
+    cargo = System.find_executable("cargo")
+
+    if cargo do
+      {out, status} =
+        System.cmd(cargo, ["run", "--quiet", "--release", "--example", "floor", "--", "#{reps}"],
+          cd: crate,
+          stderr_to_stdout: true
+        )
+
+      if status != 0, do: IO.puts("floor failed (status #{status}):\n#{out}")
+
+      for line <- String.split(out, "\n"),
+          ["W7", name, median, best] <- [String.split(line)],
+          into: %{} do
+        IO.puts(line)
+        {name, {parse_float(median), parse_float(best)}}
+      end
+    else
+      IO.puts("cargo not found: no W7")
+      %{}
+    end
+  end
+
+  defp parse_float(text), do: text |> Float.parse() |> elem(0)
+
+  ## One system, W1-W5
+
+  defp run_system(ctx, name, repo) do
+    dir = Path.join(ctx.tmp, name)
+    File.mkdir_p!(dir)
+
+    [
+      {"W1", &w1/3},
+      {"W2", &w2/3},
+      {"W3", &w3/3},
+      {"W4", &w4/3},
+      {"W5", &w5/3}
+    ]
+    |> Enum.filter(fn {id, _} -> wanted?(ctx, id) end)
+    |> Enum.flat_map(fn {id, fun} ->
+      results = fun.(ctx, repo, Path.join(dir, "#{String.downcase(id)}.db"))
+      Enum.each(results, fn {key, r} -> IO.puts("#{key}: #{describe(r)}") end)
+      results
+    end)
+    |> Map.new()
+  end
+
+  defp describe(%{median: m, best: b, unit: u} = r) do
+    extra = for {k, v} <- Map.drop(r, [:median, :best, :unit, :samples]), do: " #{k}=#{inspect(v)}"
+    "median #{fmt(m)} #{u}, best #{fmt(b)}#{extra}"
+  end
+
+  # Starts `repo` on a fresh file with the table, runs `fun`, stops it.
+  defp with_repo(repo, path, opts, fun) do
+    for suffix <- ["", "-wal", "-shm"], do: File.rm(path <> suffix)
+
+    {:ok, pid} = repo.start_link([database: path, pool_size: 1, log: false] ++ opts)
+
+    try do
+      repo.query!(@create)
+      fun.()
+    after
+      Supervisor.stop(pid)
+    end
+  end
+
+  defp row(id) do
+    %{
+      id: id,
+      title: "title #{id}",
+      body: "body of post #{id}, some text to make the row less tiny",
+      views: rem(id, 1000),
+      score: id / 7,
+      inserted_at: @stamp
+    }
+  end
+
+  defp seed(repo, rows) do
+    1..rows
+    |> Stream.map(&row/1)
+    |> Stream.chunk_every(@chunk)
+    |> Enum.each(&repo.insert_all(Post, &1))
+  end
+
+  # Runs `fun` once to warm up, then `reps` times; `setup` runs untimed
+  # before each. Returns throughput (`ops` per second) or µs per op.
+  defp measure(ctx, ops, unit, fun, setup \\ fn -> :ok end) do
+    setup.()
+    fun.()
+
+    times =
+      for _ <- 1..ctx.reps do
+        setup.()
+        :erlang.garbage_collect()
+        {us, _} = :timer.tc(fun)
+        us
+      end
+
+    values =
+      case unit do
+        "µs/op" -> Enum.map(times, &(&1 / ops))
+        _ -> Enum.map(times, &(ops * 1_000_000 / &1))
+      end
+
+    sorted = Enum.sort(values)
+    best = if unit == "µs/op", do: hd(sorted), else: List.last(sorted)
+    %{median: Enum.at(sorted, div(length(sorted), 2)), best: best, unit: unit, samples: values}
+  end
+
+  defp random_ids(n, max), do: for(_ <- 1..n, do: :rand.uniform(max))
+
+  ## W1: Repo.get on 10,000 rows, 20,000 random ids, one process
+
+  defp w1(ctx, repo, path) do
+    with_repo(repo, path, [], fn ->
+      seed(repo, @point_rows)
+      ids = random_ids(20_000, @point_rows)
+      r = measure(ctx, length(ids), "ops/s", fn -> Enum.each(ids, &(%Post{} = repo.get(Post, &1))) end)
+      [{"W1", r}]
+    end)
+  end
+
+  ## W2: Repo.insert outside a transaction, 5,000 calls
+
+  defp w2(ctx, repo, path) do
+    with_repo(repo, path, [], fn ->
+      insert = fn ->
+        for i <- 1..5_000 do
+          {:ok, _} = repo.insert(struct(Post, Map.delete(row(i), :id)))
+        end
+      end
+
+      [{"W2", measure(ctx, 5_000, "ops/s", insert)}]
+    end)
+  end
+
+  ## W3: Repo.insert_all of 100,000 rows in chunks of 1,000 (?1..?6000)
+
+  defp w3(ctx, repo, path) do
+    with_repo(repo, path, [], fn ->
+      chunks = 1..@bulk_rows |> Enum.map(&row/1) |> Enum.chunk_every(@chunk)
+      insert = fn -> Enum.each(chunks, &({@chunk, _} = repo.insert_all(Post, &1))) end
+      truncate = fn -> repo.query!("DELETE FROM posts") end
+      [{"W3", measure(ctx, @bulk_rows, "rows/s", insert, truncate)}]
+    end)
+  end
+
+  ## W4: Repo.all(Post) over 100,000 rows, with peak memory
+
+  defp w4(ctx, repo, path) do
+    with_repo(repo, path, [], fn ->
+      seed(repo, @bulk_rows)
+      scan = fn -> @bulk_rows = length(repo.all(Post)) end
+      r = measure(ctx, @bulk_rows, "rows/s", scan)
+      :erlang.garbage_collect()
+      base = :erlang.memory(:total)
+      reset_hwm()
+      rss0 = vm_kb("VmRSS")
+      poller = start_memory_poller()
+      scan.()
+      peak = stop_memory_poller(poller)
+      rss_peak = vm_kb("VmHWM")
+
+      memory = %{
+        beam_peak_mb: Float.round((peak - base) / 1_048_576, 1),
+        rss_peak_mb: rss_peak && rss0 && Float.round((rss_peak - rss0) / 1024, 1)
+      }
+
+      [{"W4", Map.merge(r, memory)}]
+    end)
+  end
+
+  # High-water mark of :erlang.memory(:total), sampled every millisecond.
+  defp start_memory_poller do
+    parent = self()
+
+    spawn_link(fn ->
+      Process.flag(:priority, :high)
+      poll(parent, 0)
+    end)
+  end
+
+  defp poll(parent, peak) do
+    receive do
+      {:stop, from} -> send(from, {:peak, max(peak, :erlang.memory(:total))})
+    after
+      1 -> poll(parent, max(peak, :erlang.memory(:total)))
+    end
+  end
+
+  defp stop_memory_poller(pid) do
+    send(pid, {:stop, self()})
+
+    receive do
+      {:peak, peak} -> peak
+    end
+  end
+
+  # Linux: writing 5 to clear_refs resets VmHWM to the current RSS.
+  defp reset_hwm, do: File.write("/proc/self/clear_refs", "5")
+
+  defp vm_kb(field) do
+    with {:ok, status} <- File.read("/proc/self/status"),
+         [_, kb] <- Regex.run(~r/#{field}:\s+(\d+) kB/, status) do
+      String.to_integer(kb)
+    else
+      _ -> nil
+    end
+  end
+
+  ## W5: pool of 8, 16 processes, 90% get / 10% update, 5 s
+
+  defp w5(ctx, repo, path) do
+    seconds = env_int("BENCH_W5_SECONDS", 5)
+
+    variants = [
+      {"W5 update outside transaction", :outside, []},
+      {"W5 update in transaction (deferred)", :inside, [default_transaction_mode: :deferred]},
+      {"W5 update in transaction (immediate)", :inside, [default_transaction_mode: :immediate]}
+    ]
+
+    for {key, variant, opts} <- variants do
+      with_repo(repo, path, [pool_size: 8] ++ opts, fn ->
+        seed(repo, @point_rows)
+        # Warm-up: one short round, its counts discarded.
+        w5_round(repo, variant, 500)
+
+        rounds = for _ <- 1..ctx.reps, do: w5_round(repo, variant, seconds * 1000)
+        rates = Enum.sort(Enum.map(rounds, &(&1.ops / seconds)))
+
+        {key,
+         %{
+           median: Enum.at(rates, div(length(rates), 2)),
+           best: List.last(rates),
+           unit: "ops/s",
+           samples: rates,
+           busy_errors: Enum.sum(Enum.map(rounds, & &1.busy)),
+           other_errors: Enum.sum(Enum.map(rounds, & &1.other))
+         }}
+      end)
+    end
+  end
+
+  defp w5_round(repo, variant, ms) do
+    deadline = System.monotonic_time(:millisecond) + ms
+
+    1..16
+    |> Enum.map(fn _ -> Task.async(fn -> w5_loop(repo, variant, deadline, %{ops: 0, busy: 0, other: 0}) end) end)
+    |> Enum.map(&Task.await(&1, ms + 60_000))
+    |> Enum.reduce(fn a, b -> Map.merge(a, b, fn _, x, y -> x + y end) end)
+  end
+
+  defp w5_loop(repo, variant, deadline, acc) do
+    if System.monotonic_time(:millisecond) >= deadline do
+      acc
+    else
+      id = :rand.uniform(@point_rows)
+
+      acc =
+        try do
+          if :rand.uniform(10) == 1, do: w5_update(repo, variant, id), else: %Post{} = repo.get(Post, id)
+          %{acc | ops: acc.ops + 1}
+        rescue
+          e ->
+            if busy?(e), do: %{acc | busy: acc.busy + 1}, else: %{acc | other: acc.other + 1}
+        end
+
+      w5_loop(repo, variant, deadline, acc)
+    end
+  end
+
+  # Read the row, then write it back: inside a transaction this is the
+  # read-then-write that a deferred transaction cannot always upgrade.
+  defp w5_update(repo, :outside, id) do
+    post = repo.get!(Post, id)
+    repo.update!(Ecto.Changeset.change(post, views: post.views + 1))
+  end
+
+  defp w5_update(repo, :inside, id) do
+    {:ok, _} =
+      repo.transaction(fn ->
+        post = repo.get!(Post, id)
+        repo.update!(Ecto.Changeset.change(post, views: post.views + 1))
+      end)
+  end
+
+  defp busy?(e) do
+    message = Exception.message(e)
+    String.contains?(message, ["busy", "locked", "BUSY", "LOCKED"])
+  end
+
+  ## W6: the driver floor, through EctoLibSql.Native (core mode's API)
+
+  defp w6_core(ctx) do
+    IO.puts("\n## W6 (EctoLibSql.Native)")
+    path = Path.join(ctx.tmp, "w6.db")
+    {:ok, conn} = Native.open(database: path)
+    {:ok, _} = Native.execute(conn, @create)
+
+    {:ok, pid} = Bench.LibSqlRepo.start_link(database: path, pool_size: 1, log: false)
+    seed(Bench.LibSqlRepo, @point_rows)
+    Supervisor.stop(pid)
+
+    ids = random_ids(50_000, @point_rows)
+    {:ok, stmt} = Native.prepare(conn, @driver_read)
+
+    prepared =
+      measure(ctx, length(ids), "µs/op", fn ->
+        Enum.each(ids, fn id -> {:ok, %{num_rows: 1}} = Native.query_stmt(stmt, [id]) end)
+      end)
+
+    cached =
+      measure(ctx, length(ids), "µs/op", fn ->
+        Enum.each(ids, fn id -> {:ok, %{num_rows: 1}} = Native.query(conn, @driver_read, [id]) end)
+      end)
+
+    results = %{"W6 prepare + query_stmt" => prepared, "W6 Native.query (cache)" => cached}
+
+    results =
+      if Code.ensure_loaded?(Bench.ExqliteFloor) do
+        # apply/3: the module only exists when exqlite is loaded.
+        {fun, done} = apply(Bench.ExqliteFloor, :run, [path, @driver_read, ids])
+        r = measure(ctx, length(ids), "µs/op", fun)
+        done.()
+        Map.put(results, "W6 exqlite Sqlite3 bind + fetch_all", r)
+      else
+        results
+      end
+
+    Native.close(conn)
+    Enum.each(results, fn {k, r} -> IO.puts("#{k}: #{describe(r)}") end)
+    results
+  end
+
+  ## The table
+
+  defp table(results, core, floor, systems) do
+    ours = Map.get(results, "ecto_libsql", %{})
+    theirs = Map.get(results, "ecto_sqlite3", %{})
+    compare? = length(systems) > 1
+    floor_us = fn name -> with {median, _} <- floor[name], do: median end
+    floor_ops = fn name -> with median when is_float(median) <- floor_us.(name), do: 1_000_000 / median end
+
+    # {label, our result, ecto_sqlite3 result, W7 in the same unit}
+    rows =
+      [
+        {"W1 Repo.get (1 process)", ours["W1"], theirs["W1"], floor_ops.("W1_prepared")},
+        {"W2 Repo.insert", ours["W2"], theirs["W2"], nil},
+        {"W3 Repo.insert_all 1k chunks", ours["W3"], theirs["W3"], floor_ops.("W3")},
+        {"W4 Repo.all 100k rows", ours["W4"], theirs["W4"], floor_ops.("W4")}
+      ] ++
+        for key <- [
+              "W5 update outside transaction",
+              "W5 update in transaction (deferred)",
+              "W5 update in transaction (immediate)"
+            ] do
+          {key, ours[key], theirs[key], nil}
+        end ++
+        [
+          {"W6 Native prepare + query_stmt", core["W6 prepare + query_stmt"],
+           core["W6 exqlite Sqlite3 bind + fetch_all"], floor_us.("W6")},
+          {"W6 Native.query (statement cache)", core["W6 Native.query (cache)"],
+           core["W6 exqlite Sqlite3 bind + fetch_all"], floor_us.("W6")}
+        ]
+
+    IO.puts("\n## Results\n")
+
+    header =
+      "| workload | unit | median | best |" <>
+        if(compare?, do: " ecto_sqlite3 median | x ecto_sqlite3 |", else: "") <>
+        " W7 floor | x W7 cost | notes |"
+
+    IO.puts(header)
+    IO.puts(String.replace(header, ~r/[^|]+/, "---"))
+
+    for {label, r, other, w7} <- rows, r != nil do
+      IO.puts(
+        "| #{label} | #{r.unit} | #{fmt(r.median)} | #{fmt(r.best)} |" <>
+          if(compare?, do: " #{other && fmt(other.median)} | #{speedup(r, other)} |", else: "") <>
+          " #{w7 && fmt(w7)} | #{cost(r, w7)} | #{notes(r, other)} |"
+      )
+    end
+
+    floor_lines =
+      for {name, {median, best}} <- Enum.sort(floor),
+          do: "| W7 #{name} | µs/op (per row for W3/W4) | #{fmt(median)} | #{fmt(best)} |"
+
+    if floor_lines != [] do
+      IO.puts("\n| native floor | unit | median | best |\n|---|---|---|---|")
+      Enum.each(floor_lines, &IO.puts/1)
+    end
+  end
+
+  # How many times faster than ecto_sqlite3 (> 1 is better).
+  defp speedup(_, nil), do: ""
+  defp speedup(%{unit: "µs/op"} = r, other), do: "#{fmt(other.median / r.median)}x"
+  defp speedup(r, other), do: "#{fmt(r.median / other.median)}x"
+
+  # How many times the floor's cost (1.0 is the floor).
+  defp cost(_, nil), do: ""
+  defp cost(%{unit: "µs/op"} = r, w7), do: "#{fmt(r.median / w7)}x"
+  defp cost(r, w7), do: "#{fmt(w7 / r.median)}x"
+
+  defp notes(r, other) do
+    [note(r, ""), other && note(other, "ecto_sqlite3 ")]
+    |> Enum.reject(&(&1 in [nil, ""]))
+    |> Enum.join("; ")
+  end
+
+  defp note(%{busy_errors: busy, other_errors: other}, prefix),
+    do: "#{prefix}busy/locked errors: #{busy}, other errors: #{other}"
+
+  defp note(%{beam_peak_mb: beam, rss_peak_mb: rss}, prefix),
+    do: "#{prefix}peak BEAM +#{beam} MB, VmHWM +#{rss} MB"
+
+  defp note(_, _), do: ""
+
+  defp fmt(nil), do: ""
+  defp fmt(x) when is_float(x) and x >= 100, do: x |> round() |> Integer.to_string()
+  defp fmt(x) when is_float(x) and x >= 10, do: :erlang.float_to_binary(x, decimals: 1)
+  defp fmt(x) when is_float(x), do: :erlang.float_to_binary(x, decimals: 2)
+  defp fmt(x), do: to_string(x)
+end
+
+Bench.main()
