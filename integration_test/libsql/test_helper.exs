@@ -107,8 +107,15 @@ excludes = [
   test: "test Converts empty array correctly",
   # - SQLite's json_extract returns JSON true/false as the integers 1/0;
   test: "test json_extract_path with primitive values",
-  # - it also adds a PRIMARY KEY column with ALTER TABLE (see above).
-  test: "test rename index"
+  # - it also adds a PRIMARY KEY column with ALTER TABLE (see above);
+  test: "test rename index",
+  # - SQLite has no decimal arithmetic: p.cost * 2 on a TEXT decimal is
+  #   computed as REAL (2.0), and Ecto loads no type for a computed select;
+  test: "test decimal type",
+  # - SQLite has no NUMERIC storage type: after a column is altered to
+  #   :numeric, its stored INTEGER 1 comes back as 1, and a schemaless
+  #   select has no field type to load a Decimal by.
+  test: "test reset cache on returning query after alter column type"
 ]
 
 ExUnit.configure(exclude: excludes)

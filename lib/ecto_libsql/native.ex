@@ -16,6 +16,17 @@ defmodule EctoLibSql.Native do
   positional: to bind a parameter named `blob`, use a map. Values: `nil`, integers (64-bit), floats, booleans
   (stored as 1/0), UTF-8 binaries (TEXT) and `{:blob, binary}` (BLOB).
 
+  ## Scheduling
+
+  Work that can touch the disk or the network runs on dirty IO
+  schedulers. A SELECT whose prepared statement is already cached, on a
+  local connection nobody else is using, is first tried on the calling
+  scheduler, which saves the hand-off to a dirty scheduler (on a busy
+  machine several times the cost of a point read). It gives up at once, and
+  the query runs on a dirty scheduler, if a lock is busy or the statement
+  runs longer than 0.5 ms (a watchdog thread interrupts it); a SELECT has
+  no side effects, so running it again is safe.
+
   ## Results
 
   `query/3` returns `%EctoLibSql.Result{}` with INTEGER as integers, REAL as
@@ -100,7 +111,17 @@ defmodule EctoLibSql.Native do
   """
   @spec query(conn(), iodata(), params()) :: {:ok, Result.t()} | error()
   def query(conn, sql, params \\ []) do
-    with {:ok, params} <- encode_params(params), do: Nif.query(conn, sql_text(sql), params)
+    with {:ok, params} <- encode_params(params) do
+      sql = sql_text(sql)
+
+      # A cached SELECT on a local connection runs without the hand-off to
+      # a dirty scheduler when it can (see "Scheduling" above); anything
+      # else, or anything that would block or run long, runs dirty.
+      case Nif.query_fast(conn, sql, params) do
+        :dirty -> Nif.query(conn, sql, params)
+        reply -> reply
+      end
+    end
   end
 
   @doc "Runs `sql` and returns the number of rows it changed."
@@ -134,7 +155,12 @@ defmodule EctoLibSql.Native do
   @doc "Runs a prepared statement and returns its rows."
   @spec query_stmt(stmt(), params()) :: {:ok, Result.t()} | error()
   def query_stmt(stmt, params \\ []) do
-    with {:ok, params} <- encode_params(params), do: Nif.stmt_query(stmt, params)
+    with {:ok, params} <- encode_params(params) do
+      case Nif.stmt_query_fast(stmt, params) do
+        :dirty -> Nif.stmt_query(stmt, params)
+        reply -> reply
+      end
+    end
   end
 
   @doc "Runs a prepared statement and returns the number of rows changed."

@@ -211,7 +211,12 @@ defmodule EctoLibSql.Protocol do
 
     case Native.encode_params(EctoLibSql.Types.finalize(params, state.types)) do
       {:ok, params} ->
-        reply = Nif.query_traced(conn, sql, params)
+        reply =
+          case Nif.query_traced_fast(conn, sql, params) do
+            :dirty -> Nif.query_traced(conn, sql, params)
+            reply -> reply
+          end
+
         duration = System.monotonic_time() - started
 
         case reply do

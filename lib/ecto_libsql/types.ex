@@ -12,6 +12,14 @@ defmodule EctoLibSql.Types do
       `:iso8601` (default, `2024-01-02T03:04:05.000006`, `Z` for UTC) or
       `:text_datetime` (`2024-01-02 03:04:05.000006`)
 
+  A plain binary is written as TEXT when it is text SQLite can hold, and
+  otherwise as a BLOB (`{:blob, binary}`), so that its bytes come back
+  unchanged:
+
+    * not valid UTF-8 - it is bytes (a raw UUID, a hash), not text;
+    * valid UTF-8 holding a NUL byte - libSQL reads TEXT back through a C
+      string, which would cut the value at its first NUL.
+
   Any other value passes through unchanged.
   """
 
@@ -49,7 +57,7 @@ defmodule EctoLibSql.Types do
   @doc "Writes every typed parameter of `params` in the form `types` chooses."
   @spec finalize([term()], t()) :: [term()]
   def finalize(params, %__MODULE__{} = types) when is_list(params) do
-    if Enum.any?(params, &is_tuple/1), do: Enum.map(params, &value(&1, types)), else: params
+    if Enum.all?(params, &plain?/1), do: params, else: Enum.map(params, &value(&1, types))
   end
 
   def finalize(params, _types), do: params
@@ -59,7 +67,14 @@ defmodule EctoLibSql.Types do
   defp value({:json_map, json}, %{map: kind}), do: json(json, kind)
   defp value({:json_array, json}, %{array: kind}), do: json(json, kind)
   defp value({:datetime, datetime}, %{datetime: format}), do: format_datetime(datetime, format)
+  defp value(binary, _types) when is_binary(binary), do: if(text?(binary), do: binary, else: {:blob, binary})
   defp value(other, _types), do: other
+
+  defp plain?(value) when is_tuple(value), do: false
+  defp plain?(value) when is_binary(value), do: text?(value)
+  defp plain?(_value), do: true
+
+  defp text?(binary), do: String.valid?(binary) and :binary.match(binary, <<0>>) == :nomatch
 
   defp json(json, :string), do: IO.iodata_to_binary(json)
   defp json(json, :binary), do: {:blob, IO.iodata_to_binary(json)}

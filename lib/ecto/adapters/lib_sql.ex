@@ -39,7 +39,12 @@ defmodule Ecto.Adapters.LibSql do
   default form. With a non-default option, interpolate such values.
 
   Decimals are stored as TEXT and come back exactly as written; booleans as
-  0/1; `:binary` as BLOB.
+  0/1; `:binary` as BLOB. Arrays are JSON: `update_all` `push:`/`pull:` work
+  on arrays of integers, floats and strings.
+
+  `insert_all` rows may give different fields: a cell a row leaves out gets
+  its column's default (read once per call from the table), as SQLite has
+  no `DEFAULT` keyword inside `VALUES`.
   """
 
   use Ecto.Adapters.SQL, driver: :ecto_libsql
@@ -94,6 +99,77 @@ defmodule Ecto.Adapters.LibSql do
   @impl Ecto.Adapter.Schema
   def autogenerate(:binary_id), do: {:uuid, Ecto.UUID.bingenerate()}
   def autogenerate(type), do: super(type)
+
+  ## insert_all
+
+  # SQLite has no DEFAULT keyword inside VALUES. When the rows of an
+  # insert_all do not all give the same fields, each cell a row leaves out
+  # is written as its column's default expression (read from the table), or
+  # NULL when the column has none: exactly what SQLite inserts for a column
+  # an INSERT does not name (NULL into an INTEGER PRIMARY KEY takes a new
+  # rowid; a NOT NULL column without a default still fails). Several rows
+  # that give no field at all (DEFAULT VALUES inserts only one) name the
+  # table's first column the same way.
+  @impl Ecto.Adapter.Schema
+  def insert_all(adapter_meta, schema_meta, header, rows, on_conflict, returning, placeholders, opts)
+      when is_list(rows) do
+    width = length(header)
+    all_defaults? = header == [] and length(rows) > 1
+
+    if all_defaults? or not Enum.all?(rows, &(length(&1) == width)) do
+      %{source: source, prefix: prefix} = schema_meta
+      {_, conflict_params, _} = on_conflict
+      defaults = column_defaults(adapter_meta, prefix, source, opts)
+      header = if all_defaults?, do: Enum.take(Enum.map(defaults, &elem(&1, 0)), 1), else: header
+      {rows, params} = fill_rows(header, rows, Map.new(defaults))
+      sql = Connection.insert(prefix, source, header, rows, on_conflict, returning, placeholders)
+      opts = if opts[:cache_statement], do: opts, else: [{:cache_statement, "ecto_insert_all_#{source}"} | opts]
+      params = placeholders ++ Enum.reverse(params, conflict_params)
+
+      %{num_rows: num, rows: rows} = Ecto.Adapters.SQL.query!(adapter_meta, sql, params, [source: source] ++ opts)
+      {num, rows}
+    else
+      super(adapter_meta, schema_meta, header, rows, on_conflict, returning, placeholders, opts)
+    end
+  end
+
+  def insert_all(adapter_meta, schema_meta, header, rows, on_conflict, returning, placeholders, opts) do
+    super(adapter_meta, schema_meta, header, rows, on_conflict, returning, placeholders, opts)
+  end
+
+  # The table's columns in order, as {name, default expression | nil}.
+  defp column_defaults(adapter_meta, prefix, source, opts) do
+    {sql, params} =
+      case prefix do
+        nil -> {"SELECT name, dflt_value FROM pragma_table_info(?1) ORDER BY cid", [source]}
+        prefix -> {"SELECT name, dflt_value FROM pragma_table_info(?1, ?2) ORDER BY cid", [source, to_string(prefix)]}
+      end
+
+    %{rows: rows} = Ecto.Adapters.SQL.query!(adapter_meta, sql, params, Keyword.delete(opts, :cache_statement))
+    Enum.map(rows, fn [name, default] -> {name, default} end)
+  end
+
+  # Like Ecto.Adapters.SQL's own unzip of insert_all rows, with
+  # {:default, sql | nil} for the cells a row leaves out.
+  defp fill_rows(header, rows, defaults) do
+    Enum.map_reduce(rows, [], fn fields, params ->
+      Enum.map_reduce(header, params, fn key, acc ->
+        case :lists.keyfind(key, 1, fields) do
+          {^key, {%Ecto.Query{} = query, query_params}} ->
+            {{query, length(query_params)}, Enum.reverse(query_params, acc)}
+
+          {^key, {:placeholder, placeholder_index}} ->
+            {{:placeholder, Integer.to_string(placeholder_index)}, acc}
+
+          {^key, value} ->
+            {key, [value | acc]}
+
+          false ->
+            {{:default, Map.get(defaults, to_string(key))}, acc}
+        end
+      end)
+    end)
+  end
 
   ## Migrations
 

@@ -19,9 +19,11 @@ mod nif {
     pub mod cursor;
     pub mod database;
     pub mod exec;
+    pub mod fast;
     pub mod runtime;
     pub mod statement;
     pub mod term;
+    pub mod watchdog;
 
     /// The SQLite version libSQL bundles, for `EctoLibSql.Native.sqlite_version/0`.
     #[rustler::nif]

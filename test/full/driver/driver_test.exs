@@ -69,6 +69,21 @@ defmodule EctoLibSql.DriverTest do
                EctoLibSql.query!(blobs, "SELECT ?, ?", [{:uuid, raw}, {:datetime, ~N[2024-01-02 03:04:05]}])
     end
 
+    test "a binary that is not valid UTF-8 is stored as a BLOB", %{path: path} do
+      pool = start_pool!(database: path)
+      raw = <<0xFF, 0xFE, 1, 2>>
+
+      assert %Result{rows: [["blob", ^raw, "text", "é"]]} =
+               EctoLibSql.query!(pool, "SELECT typeof(?1), ?1, typeof(?2), ?2", [raw, "é"])
+    end
+
+    test "a binary holding a NUL byte is stored as a BLOB and read back whole", %{path: path} do
+      pool = start_pool!(database: path)
+      EctoLibSql.query!(pool, "CREATE TABLE b (v)")
+      EctoLibSql.query!(pool, "INSERT INTO b VALUES (?)", [<<"a", 0, "b">>])
+      assert %Result{rows: [["blob", <<"a", 0, "b">>]]} = EctoLibSql.query!(pool, "SELECT typeof(v), v FROM b")
+    end
+
     test "a query prepared on one connection runs on another", %{path: path} do
       pool = start_pool!(database: path, pool_size: 2)
       {:ok, q} = EctoLibSql.prepare(pool, "", "SELECT 41 + ?")

@@ -190,6 +190,27 @@ defmodule Ecto.Adapters.LibSqlTest do
       assert Repo.aggregate(Item, :count) == 1
     end
 
+    test "insert_all rows with different fields get the columns' defaults" do
+      Repo.query!(
+        "CREATE TABLE defaults (id INTEGER PRIMARY KEY, a TEXT DEFAULT 'x', b INTEGER, c INTEGER DEFAULT (1 + 1))"
+      )
+
+      {3, _} = Repo.insert_all("defaults", [[a: "given"], [b: 5, c: 9], [c: 3]])
+      {2, _} = Repo.insert_all("defaults", [[], []])
+
+      assert Repo.all(from(d in "defaults", select: [d.id, d.a, d.b, d.c], order_by: d.id)) ==
+               [[1, "given", nil, 2], [2, "x", 5, 9], [3, "x", nil, 3], [4, "x", nil, 2], [5, "x", nil, 2]]
+    end
+
+    test "push and pull update JSON arrays in order" do
+      item = Repo.insert!(%Item{name: "arr", tags: ["a", "b", "a"]})
+      Repo.insert!(%Item{name: "nil"})
+      {2, _} = Repo.update_all(Item, push: [tags: "c"])
+      assert Repo.get!(Item, item.id).tags == ["a", "b", "a", "c"]
+      {2, _} = Repo.update_all(Item, pull: [tags: "a"])
+      assert Repo.all(from(i in Item, order_by: i.name, select: i.tags)) == [["b", "c"], ["c"]]
+    end
+
     test "Repo.query, to_sql and explain" do
       assert %{rows: [[3]]} = Repo.query!("SELECT 1 + ?", [2])
       assert {"SELECT" <> _, []} = Repo.to_sql(:all, Item)

@@ -37,6 +37,14 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
     end
   end
 
+  defmodule Flags do
+    use Ecto.Schema
+
+    schema "flags" do
+      field(:flags, {:array, :boolean})
+    end
+  end
+
   defp plan(query, operation \\ :all) do
     {query, _cast, _dump} = Ecto.Adapter.Queryable.plan_query(operation, PlanAdapter, query)
     query
@@ -448,9 +456,25 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
       assert update_all(query) == ~s{UPDATE "posts" AS p0 SET "views" = 0 RETURNING "posts"."title"}
     end
 
-    test "array update operations raise" do
+    test "push appends to the JSON array, starting one on NULL" do
+      assert update_all(from(p in Post, update: [push: [tags: ^"a"]])) ==
+               ~s{UPDATE "posts" AS p0 SET "tags" = json_insert(coalesce(p0."tags", '[]'), '$[#]', ?1)}
+    end
+
+    test "pull removes every equal element, keeping order and NULL" do
+      assert update_all(from(p in Post, update: [pull: [tags: "a"]])) ==
+               ~s{UPDATE "posts" AS p0 SET "tags" = CASE WHEN p0."tags" IS NULL THEN NULL ELSE } <>
+                 ~s{(SELECT json_group_array(e__.value ORDER BY e__.key) FROM json_each(p0."tags") AS e__ } <>
+                 ~s{WHERE e__.value IS NOT 'a') END}
+    end
+
+    test "push and pull raise on fields that are not arrays of JSON scalars" do
       assert_raise Ecto.QueryError, ~r/arrays/, fn ->
-        update_all(from(p in Post, update: [push: [tags: "a"]]))
+        update_all(from(f in Flags, update: [push: [flags: true]]))
+      end
+
+      assert_raise Ecto.QueryError, ~r/arrays/, fn ->
+        update_all(from(p in "posts", update: [pull: [tags: "a"]]))
       end
     end
 
@@ -485,6 +509,17 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
       assert_raise ArgumentError, ~r/DEFAULT keyword/, fn ->
         insert(nil, "posts", [:title, :views], [[:title, nil]], {:raise, [], []}, [])
       end
+    end
+
+    test "a cell a row leaves out is its column's default expression, or NULL" do
+      rows = [
+        [:title, {:default, "0"}],
+        [{:default, nil}, :views],
+        [{:default, "'x'"}, {:default, "CURRENT_TIMESTAMP"}]
+      ]
+
+      assert insert(nil, "posts", [:title, :views], rows, {:raise, [], []}, []) ==
+               ~s{INSERT INTO "posts" ("title","views") VALUES (?1,(0)),(NULL,?2),(('x'),(CURRENT_TIMESTAMP))}
     end
 
     test "placeholders and queries as values" do

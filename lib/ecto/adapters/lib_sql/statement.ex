@@ -327,10 +327,66 @@ defmodule Ecto.Adapters.LibSql.Statement do
     [Quoting.quote_name(key), " = ", Expr.qualified_name(key, sources, 0), " + " | Expr.expr(value, sources, query)]
   end
 
+  # Arrays are JSON arrays. push/pull are written only for element types
+  # stored in JSON as the very values bound here (numbers, strings); for
+  # others (booleans, maps, datetimes...) the bound value and the JSON
+  # element differ, so no SQL could match PostgreSQL's semantics.
+  defp update_op(:push, key, value, sources, query) do
+    json_array_element!(:push, key, sources, query)
+    name = Quoting.quote_name(key)
+    column = Expr.qualified_name(key, sources, 0)
+    [name, " = json_insert(coalesce(", column, ", '[]'), '$[#]', ", Expr.expr(value, sources, query), ?)]
+  end
+
+  # Like PostgreSQL's array_remove: every element equal to the value goes
+  # (IS NOT, so pulling NULL removes nulls), order kept, NULL stays NULL.
+  defp update_op(:pull, key, value, sources, query) do
+    json_array_element!(:pull, key, sources, query)
+    name = Quoting.quote_name(key)
+    column = Expr.qualified_name(key, sources, 0)
+
+    [
+      name,
+      " = CASE WHEN ",
+      column,
+      " IS NULL THEN NULL ELSE (SELECT json_group_array(e__.value ORDER BY e__.key) FROM json_each(",
+      column,
+      ") AS e__ WHERE e__.value IS NOT ",
+      Expr.expr(value, sources, query),
+      ") END"
+    ]
+  end
+
   defp update_op(op, _key, _value, _sources, query) do
-    raise Ecto.QueryError,
-      query: query,
-      message: "SQLite has no arrays, so the update operation #{inspect(op)} is not supported"
+    raise Ecto.QueryError, query: query, message: "the update operation #{inspect(op)} is not supported by SQLite"
+  end
+
+  @json_scalars [:integer, :id, :float, :string]
+
+  defp json_array_element!(op, key, sources, query) do
+    element =
+      case elem(sources, 0) do
+        {_table, _name, nil} -> nil
+        {_table, _name, schema} -> array_element_type(schema, key)
+      end
+
+    unless element in @json_scalars do
+      raise Ecto.QueryError,
+        query: query,
+        message:
+          "SQLite has no arrays (they are stored as JSON): update operation #{inspect(op)} " <>
+            "is supported only on a schema field of type {:array, t} with t one of " <>
+            inspect(@json_scalars) <> ", got field #{inspect(key)}"
+    end
+  end
+
+  defp array_element_type(schema, source_name) do
+    field = Enum.find(schema.__schema__(:fields), &(schema.__schema__(:field_source, &1) == source_name))
+
+    case field && Ecto.Type.type(schema.__schema__(:type, field)) do
+      {:array, element} -> Ecto.Type.type(element)
+      _ -> nil
+    end
   end
 
   # UPDATE ... FROM takes a list of tables; their join conditions move to WHERE.
@@ -406,9 +462,14 @@ defmodule Ecto.Adapters.LibSql.Statement do
 
   defp insert_value(nil, _counter) do
     raise ArgumentError,
-          "SQLite has no DEFAULT keyword inside VALUES, so every row of insert_all " <>
-            "must give the same fields"
+          "SQLite has no DEFAULT keyword inside VALUES: a cell a row leaves out must be " <>
+            "given as {:default, column_default_sql | nil} (Ecto.Adapters.LibSql.insert_all/8 does this)"
   end
+
+  # A cell the row leaves out: the column's default expression, which is
+  # what SQLite itself inserts for a column an INSERT does not name.
+  defp insert_value({:default, nil}, counter), do: {"NULL", counter}
+  defp insert_value({:default, sql}, counter) when is_binary(sql), do: {[?(, sql, ?)], counter}
 
   defp insert_value({%Ecto.Query{} = query, params}, counter), do: {[?(, all(query), ?)], counter + params}
   defp insert_value({:placeholder, ix}, counter), do: {[?? | ix], counter}

@@ -29,6 +29,9 @@ pub struct OpenCursor {
 
 pub struct ConnInner {
     pub conn: libsql::Connection,
+    /// The busy timeout to restore after a fast-path call, which runs with
+    /// none (it must not sleep on a normal scheduler).
+    pub busy_timeout: Duration,
     pub cache: StatementCache<Prepared>,
     pub statements: HashMap<u64, Prepared>,
     pub cursors: HashMap<u64, OpenCursor>,
@@ -71,6 +74,23 @@ impl ConnResource {
 
     fn lock(&self) -> MutexGuard<'_, Option<ConnInner>> {
         unpoison(self.inner.lock())
+    }
+
+    /// Runs `f` on the open connection if nobody holds it now; `None` when
+    /// it is busy (the fast path never waits on a normal scheduler).
+    pub fn try_with<T>(&self, f: impl FnOnce(&mut ConnInner) -> Result<T>) -> Option<Result<T>> {
+        let mut guard = match self.inner.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(match guard.as_mut() {
+            Some(inner) => {
+                self.reap(inner);
+                f(inner)
+            }
+            None => Err(closed_connection()),
+        })
     }
 
     /// Runs `f` on the open connection, or fails with `:closed`.
@@ -228,6 +248,7 @@ fn connect_to(db: ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<ConnRes
         interrupter: Mutex::new(Some(conn.clone())),
         inner: Mutex::new(Some(ConnInner {
             conn,
+            busy_timeout: Duration::from_millis(opts.busy_timeout),
             cache: StatementCache::new(opts.statement_cache_size),
             statements: HashMap::new(),
             cursors: HashMap::new(),
@@ -543,6 +564,7 @@ fn interrupt(env: Env, conn: ResourceArc<ConnResource>) -> Term {
 fn set_busy_timeout(env: Env, conn: ResourceArc<ConnResource>, ms: u64) -> Term {
     let result = conn.with(|inner| {
         inner.conn.busy_timeout(Duration::from_millis(ms))?;
+        inner.busy_timeout = Duration::from_millis(ms);
         Ok(())
     });
     reply_ok(env, result)

@@ -28,6 +28,14 @@ fn closed_statement() -> Error {
 }
 
 impl StmtResource {
+    pub fn conn(&self) -> &ConnResource {
+        &self.conn
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     fn with<T>(
         &self,
         f: impl FnOnce(&mut crate::nif::connection::ConnInner, &Prepared) -> Result<T>,
