@@ -106,6 +106,10 @@ defmodule EctoLibSql.Options do
   defp check(key, v) when key in [:database, :uri, :auth_token, :encryption_key],
     do: if(is_binary(v) and v != "", do: :ok, else: {:error, "a non-empty string"})
 
+  # ecto_sqlite3 spells it :on/:off; both spellings work, so switching
+  # adapters stays a one-line change.
+  defp check(:foreign_keys, v) when v in [:on, :off], do: :ok
+
   defp check(key, v) when key in [:read_your_writes, :read_only, :foreign_keys],
     do: if(is_boolean(v), do: :ok, else: {:error, "a boolean"})
 

@@ -140,6 +140,12 @@ defmodule EctoLibSql.OpenTest do
   end
 
   describe "open/1 option validation" do
+    test "foreign_keys also takes ecto_sqlite3's :on and :off" do
+      assert Native.pragma(open_memory!(foreign_keys: :off), :foreign_keys) == {:ok, 0}
+      assert Native.pragma(open_memory!(foreign_keys: :on), :foreign_keys) == {:ok, 1}
+      assert_error(Native.open(database: ":memory:", foreign_keys: :maybe), :invalid_option)
+    end
+
     test "an unknown option is :invalid_option naming it" do
       error = assert_error(Native.open(database: ":memory:", bogus: 1), :invalid_option)
       assert error.message =~ ":bogus"
@@ -158,7 +164,7 @@ defmodule EctoLibSql.OpenTest do
           busy_timeout: "5000",
           journal_mode: :bogus,
           synchronous: 3,
-          foreign_keys: :on,
+          foreign_keys: :yes,
           cache_size: 1.5,
           temp_store: :disk,
           custom_pragmas: [:not_a_pair],
