@@ -270,6 +270,26 @@ fn close(env: Env, conn: ResourceArc<ConnResource>) -> Term {
     reply_ok(env, Ok(()))
 }
 
+/// Decodes `params`, runs `sql` through the cache and shapes the outcome
+/// with `finish`: the body of `query`, `query_traced` and `execute`.
+fn run_sql<'a>(
+    env: Env<'a>,
+    conn: &ConnResource,
+    sql: &str,
+    params: Term<'a>,
+    finish: impl FnOnce(Executed<'a>) -> Term<'a>,
+) -> Result<Term<'a>> {
+    let driver = conn.driver();
+    let params = decode_params(params)?;
+    conn.with(|inner| Ok(finish(inner.run_cached(env, driver, sql, params)?)))
+}
+
+/// `{:ok, result, cached?}`, as the DBConnection driver wants it.
+pub fn traced<'a>(env: Env<'a>, executed: Executed<'a>) -> Term<'a> {
+    let cached = executed.cached;
+    (crate::nif::term::atoms::ok(), executed.result(env), cached).encode(env)
+}
+
 #[rustler::nif(schedule = "DirtyIo")]
 fn query<'a>(
     env: Env<'a>,
@@ -277,11 +297,7 @@ fn query<'a>(
     sql: String,
     params: Term<'a>,
 ) -> Term<'a> {
-    let driver = conn.driver();
-    let result = decode_params(params).and_then(|params| {
-        conn.with(|inner| Ok(inner.run_cached(env, driver, &sql, params)?.result(env)))
-    });
-    reply(env, result)
+    reply(env, run_sql(env, &conn, &sql, params, |e| e.result(env)))
 }
 
 /// `query/3` for the DBConnection driver: `{:ok, result, cached?}`.
@@ -292,15 +308,7 @@ fn query_traced<'a>(
     sql: String,
     params: Term<'a>,
 ) -> Term<'a> {
-    let driver = conn.driver();
-    let result = decode_params(params).and_then(|params| {
-        conn.with(|inner| {
-            let executed = inner.run_cached(env, driver, &sql, params)?;
-            let cached = executed.cached;
-            Ok((crate::nif::term::atoms::ok(), executed.result(env), cached).encode(env))
-        })
-    });
-    match result {
+    match run_sql(env, &conn, &sql, params, |e| traced(env, e)) {
         Ok(term) => term,
         Err(err) => reply(env, Err(err)),
     }
@@ -312,27 +320,27 @@ fn query_traced<'a>(
 #[rustler::nif(schedule = "DirtyIo")]
 fn prepare_cached<'a>(env: Env<'a>, conn: ResourceArc<ConnResource>, sql: String) -> Term<'a> {
     let driver = conn.driver();
-    let result = conn.with(|inner| {
-        if inner.cache.get(&sql).is_none() {
-            let prepared = Prepared::prepare(driver, &inner.conn, &sql)?;
-            let info = (
-                rustler::Atom::from_str(env, prepared.command)?,
-                prepared.columns.clone(),
-            );
-            // With caching disabled the statement is dropped here and
-            // prepared again when it runs.
-            let _ = inner.cache.insert(&sql, prepared);
-            return Ok(info.encode(env));
-        }
-        let prepared = inner
-            .cache
-            .peek(&sql)
-            .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
+    let describe = |prepared: &Prepared| -> Result<Term<'a>> {
         Ok((
             rustler::Atom::from_str(env, prepared.command)?,
-            prepared.columns.clone(),
+            &prepared.columns,
         )
             .encode(env))
+    };
+    let result = conn.with(|inner| {
+        if inner.cache.get(&sql).is_some() {
+            let prepared = inner
+                .cache
+                .peek(&sql)
+                .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
+            return describe(prepared);
+        }
+        let prepared = Prepared::prepare(driver, &inner.conn, &sql)?;
+        let info = describe(&prepared)?;
+        // With caching disabled the statement is dropped here and prepared
+        // again when it runs.
+        let _ = inner.cache.insert(&sql, prepared);
+        Ok(info)
     });
     reply(env, result)
 }
@@ -344,17 +352,10 @@ fn execute<'a>(
     sql: String,
     params: Term<'a>,
 ) -> Term<'a> {
-    let driver = conn.driver();
-    let result = decode_params(params).and_then(|params| {
-        conn.with(|inner| {
-            Ok(inner
-                .run_cached(env, driver, &sql, params)?
-                .outcome
-                .num_rows
-                .encode(env))
-        })
-    });
-    reply(env, result)
+    reply(
+        env,
+        run_sql(env, &conn, &sql, params, |e| e.outcome.num_rows.encode(env)),
+    )
 }
 
 fn batch_results<'a>(

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rustler::{Encoder, Env, ResourceArc, Term};
 
 use crate::error::{Error, Result};
-use crate::nif::connection::{execute_prepared, ConnInner, ConnResource, Executed};
+use crate::nif::connection::{execute_prepared, traced, ConnInner, ConnResource, Executed};
 use crate::nif::database::Kind;
 use crate::nif::exec::Prepared;
 use crate::nif::runtime::Driver;
@@ -26,7 +26,7 @@ use crate::nif::term::{decode_params, reply};
 use crate::nif::watchdog;
 
 mod atoms {
-    rustler::atoms! { dirty, ok }
+    rustler::atoms! { dirty }
 }
 
 /// Why a fast attempt handed over to the dirty path.
@@ -138,7 +138,7 @@ fn query_traced_fast<'a>(
     params: Term<'a>,
 ) -> Term<'a> {
     match on_conn(&conn, |inner| attempt_cached(env, inner, &sql, params)) {
-        Ok(Ok(executed)) => (atoms::ok(), executed.result(env), true).encode(env),
+        Ok(Ok(executed)) => traced(env, executed),
         Ok(Err(err)) => reply(env, Err::<Term, Error>(err)),
         Err(Dirty) => atoms::dirty().encode(env),
     }
