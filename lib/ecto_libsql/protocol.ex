@@ -121,17 +121,17 @@ defmodule EctoLibSql.Protocol do
     end
   end
 
+  # BEGIN, COMMIT and ROLLBACK run without asking for the status first (one
+  # native call, not two); SQLite's refusal tells when the connection was
+  # not in the expected state, and DBConnection is told so.
   defp begin(mode, %__MODULE__{conn: conn} = state) do
     mode = if mode == :transaction, do: state.default_transaction_mode, else: mode
 
     with :ok <- check_transaction_mode(mode),
-         {:ok, :idle} <- status(state) do
-      case Native.begin(conn, mode) do
-        :ok -> {:ok, %Result{command: :begin, num_rows: 0}, state}
-        {:error, err} -> error(err, state)
-      end
+         :ok <- Native.begin(conn, mode) do
+      {:ok, %Result{command: :begin, num_rows: 0}, state}
     else
-      {:ok, :transaction} -> {:transaction, state}
+      {:error, %Error{message: "cannot start a transaction within a transaction" <> _}} -> {:transaction, state}
       {:error, %Error{} = err} -> error(err, state)
     end
   end
@@ -163,15 +163,12 @@ defmodule EctoLibSql.Protocol do
   end
 
   defp finish(%__MODULE__{conn: conn} = state, fun, command) do
-    case status(state) do
-      {:ok, :transaction} ->
-        case fun.(conn) do
-          :ok -> {:ok, %Result{command: command, num_rows: 0}, state}
-          {:error, err} -> error(err, state)
-        end
+    case fun.(conn) do
+      :ok ->
+        {:ok, %Result{command: command, num_rows: 0}, state}
 
-      {:ok, :idle} ->
-        {:idle, state}
+      {:error, %Error{message: "cannot " <> rest} = err} ->
+        if rest =~ "no transaction is active", do: {:idle, state}, else: error(err, state)
 
       {:error, err} ->
         error(err, state)

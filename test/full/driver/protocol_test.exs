@@ -8,6 +8,18 @@ defmodule EctoLibSql.ProtocolTest do
   @long_query "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
 
   describe "transactions" do
+    test "begin, commit and rollback report the state they found", %{path: path} do
+      {:ok, state} = EctoLibSql.Protocol.connect(database: path)
+      assert {:idle, state} = EctoLibSql.Protocol.handle_status([], state)
+      assert {:ok, %Result{command: :begin}, state} = EctoLibSql.Protocol.handle_begin([], state)
+      assert {:transaction, state} = EctoLibSql.Protocol.handle_status([], state)
+      assert {:transaction, state} = EctoLibSql.Protocol.handle_begin([], state)
+      assert {:ok, %Result{command: :commit}, state} = EctoLibSql.Protocol.handle_commit([], state)
+      assert {:idle, state} = EctoLibSql.Protocol.handle_commit([], state)
+      assert {:idle, state} = EctoLibSql.Protocol.handle_rollback([], state)
+      assert :ok = EctoLibSql.Protocol.disconnect(%Error{code: :closed, message: "test"}, state)
+    end
+
     test "commit, rollback and DBConnection.rollback/2", %{path: path} do
       pool = start_pool!(database: path)
       EctoLibSql.query!(pool, "CREATE TABLE t (a INTEGER)")
