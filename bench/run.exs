@@ -1,29 +1,340 @@
 # The workloads of WORKLOADS.md (W1-W7), measured in one run and printed as a
-# markdown table. Full mode is needed (Ecto and the adapter):
+# markdown table (see bench/README.md).
 #
-#     bench/run                                   # the wrapper: sets up the
-#                                                 # ecto_sqlite3 comparison too
-#     ECTO_LIBSQL_DEPS_PATH=/work/deps MIX_ENV=bench mix run bench/run.exs
+#     bench/run                              # the wrapper; sets up the
+#                                            # ecto_sqlite3 comparison too
+#     ECTO_LIBSQL_DEPS_PATH=$DEPS MIX_ENV=bench mix run bench/run.exs
+#     mix run bench/run.exs                  # core mode: W6 and W7 only
+#
+# Full mode (Ecto and the adapter compiled) measures W1-W6; core mode (no hex
+# dependencies) has no Ecto, so it skips W1-W5 and measures W6 through
+# EctoLibSql.Native. W7 comes from the crate's `floor` example in both.
 #
 # Environment: BENCH_REPS (default 5), BENCH_W5_SECONDS (default 5),
 # BENCH_SKIP_FLOOR=1 (do not build and run the W7 example), BENCH_ONLY
 # (comma-separated workload ids, e.g. "W1,W6").
 
-defmodule Bench.Post do
-  use Ecto.Schema
+defmodule Bench.Common do
+  @moduledoc false
+  # Helpers shared by both modes.
 
-  @primary_key {:id, :id, autogenerate: true}
-  schema "posts" do
-    field(:title, :string)
-    field(:body, :string)
-    field(:views, :integer)
-    field(:score, :float)
-    field(:inserted_at, :naive_datetime)
+  @stamp ~N[2024-01-01 00:00:00]
+
+  def wanted?(%{only: nil}, _), do: true
+  def wanted?(%{only: only}, id), do: id in only
+
+  def env_int(name, default) do
+    case System.get_env(name) do
+      nil -> default
+      "" -> default
+      value -> String.to_integer(value)
+    end
   end
+
+  def row(id) do
+    %{
+      id: id,
+      title: "title #{id}",
+      body: "body of post #{id}, some text to make the row less tiny",
+      views: rem(id, 1000),
+      score: id / 7,
+      inserted_at: @stamp
+    }
+  end
+
+  def describe(%{median: m, best: b, unit: u} = r) do
+    extra = for {k, v} <- Map.drop(r, [:median, :best, :unit, :samples]), do: " #{k}=#{inspect(v)}"
+    "median #{fmt(m)} #{u}, best #{fmt(b)}#{extra}"
+  end
+
+  # Runs `fun` once to warm up, then `reps` times; `setup` runs untimed
+  # before each. Returns throughput (`ops` per second) or µs per op.
+  def measure(ctx, ops, unit, fun, setup \\ fn -> :ok end) do
+    setup.()
+    fun.()
+
+    times =
+      for _ <- 1..ctx.reps do
+        setup.()
+        :erlang.garbage_collect()
+        {us, _} = :timer.tc(fun)
+        us
+      end
+
+    values =
+      case unit do
+        "µs/op" -> Enum.map(times, &(&1 / ops))
+        _ -> Enum.map(times, &(ops * 1_000_000 / &1))
+      end
+
+    sorted = Enum.sort(values)
+    best = if unit == "µs/op", do: hd(sorted), else: List.last(sorted)
+    %{median: Enum.at(sorted, div(length(sorted), 2)), best: best, unit: unit, samples: values}
+  end
+
+  def random_ids(n, max), do: for(_ <- 1..n, do: :rand.uniform(max))
+
+  def fmt(nil), do: ""
+  def fmt(x) when is_float(x) and x >= 100, do: x |> round() |> Integer.to_string()
+  def fmt(x) when is_float(x) and x >= 10, do: :erlang.float_to_binary(x, decimals: 1)
+  def fmt(x) when is_float(x), do: :erlang.float_to_binary(x, decimals: 2)
+  def fmt(x), do: to_string(x)
 end
 
-defmodule Bench.LibSqlRepo do
-  use Ecto.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
+# W1-W5 need Ecto: these modules exist in full mode only.
+if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql) do
+  defmodule Bench.Post do
+    use Ecto.Schema
+
+    @primary_key {:id, :id, autogenerate: true}
+    schema "posts" do
+      field(:title, :string)
+      field(:body, :string)
+      field(:views, :integer)
+      field(:score, :float)
+      field(:inserted_at, :naive_datetime)
+    end
+  end
+
+  defmodule Bench.LibSqlRepo do
+    use Ecto.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
+  end
+
+  defmodule Bench.Full do
+    @moduledoc false
+    # W1-W5 for one system (a repo module).
+    import Bench.Common
+    alias Bench.Post
+
+    @create """
+    CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT, body TEXT,
+                        views INTEGER, score REAL, inserted_at TEXT)
+    """
+    @point_rows 10_000
+    @bulk_rows 100_000
+    @chunk 1_000
+
+    def run_system(ctx, name, repo) do
+      dir = Path.join(ctx.tmp, name)
+      File.mkdir_p!(dir)
+
+      [
+        {"W1", &w1/3},
+        {"W2", &w2/3},
+        {"W3", &w3/3},
+        {"W4", &w4/3},
+        {"W5", &w5/3}
+      ]
+      |> Enum.filter(fn {id, _} -> wanted?(ctx, id) end)
+      |> Enum.flat_map(fn {id, fun} ->
+        results = fun.(ctx, repo, Path.join(dir, "#{String.downcase(id)}.db"))
+        Enum.each(results, fn {key, r} -> IO.puts("#{key}: #{describe(r)}") end)
+        results
+      end)
+      |> Map.new()
+    end
+
+    # Starts `repo` on a fresh file with the table, runs `fun`, stops it.
+    defp with_repo(repo, path, opts, fun) do
+      for suffix <- ["", "-wal", "-shm"], do: File.rm(path <> suffix)
+
+      {:ok, pid} = repo.start_link([database: path, pool_size: 1, log: false] ++ opts)
+
+      try do
+        repo.query!(@create)
+        fun.()
+      after
+        Supervisor.stop(pid)
+      end
+    end
+
+    defp seed(repo, rows) do
+      1..rows
+      |> Stream.map(&row/1)
+      |> Stream.chunk_every(@chunk)
+      |> Enum.each(&repo.insert_all(Post, &1))
+    end
+
+    ## W1: Repo.get on 10,000 rows, 20,000 random ids, one process
+
+    defp w1(ctx, repo, path) do
+      with_repo(repo, path, [], fn ->
+        seed(repo, @point_rows)
+        ids = random_ids(20_000, @point_rows)
+        r = measure(ctx, length(ids), "ops/s", fn -> Enum.each(ids, &(%Post{} = repo.get(Post, &1))) end)
+        [{"W1", r}]
+      end)
+    end
+
+    ## W2: Repo.insert outside a transaction, 5,000 calls
+
+    defp w2(ctx, repo, path) do
+      with_repo(repo, path, [], fn ->
+        insert = fn ->
+          for i <- 1..5_000 do
+            {:ok, _} = repo.insert(struct(Post, Map.delete(row(i), :id)))
+          end
+        end
+
+        [{"W2", measure(ctx, 5_000, "ops/s", insert)}]
+      end)
+    end
+
+    ## W3: Repo.insert_all of 100,000 rows in chunks of 1,000 (?1..?6000)
+
+    defp w3(ctx, repo, path) do
+      with_repo(repo, path, [], fn ->
+        chunks = 1..@bulk_rows |> Enum.map(&row/1) |> Enum.chunk_every(@chunk)
+        insert = fn -> Enum.each(chunks, &({@chunk, _} = repo.insert_all(Post, &1))) end
+        truncate = fn -> repo.query!("DELETE FROM posts") end
+        [{"W3", measure(ctx, @bulk_rows, "rows/s", insert, truncate)}]
+      end)
+    end
+
+    ## W4: Repo.all(Post) over 100,000 rows, with peak memory
+
+    defp w4(ctx, repo, path) do
+      with_repo(repo, path, [], fn ->
+        seed(repo, @bulk_rows)
+        scan = fn -> @bulk_rows = length(repo.all(Post)) end
+        r = measure(ctx, @bulk_rows, "rows/s", scan)
+        :erlang.garbage_collect()
+        base = :erlang.memory(:total)
+        reset_hwm()
+        rss0 = vm_kb("VmRSS")
+        poller = start_memory_poller()
+        scan.()
+        peak = stop_memory_poller(poller)
+        rss_peak = vm_kb("VmHWM")
+
+        memory = %{
+          beam_peak_mb: Float.round((peak - base) / 1_048_576, 1),
+          rss_peak_mb: rss_peak && rss0 && Float.round((rss_peak - rss0) / 1024, 1)
+        }
+
+        [{"W4", Map.merge(r, memory)}]
+      end)
+    end
+
+    # High-water mark of :erlang.memory(:total), sampled every millisecond.
+    defp start_memory_poller do
+      parent = self()
+
+      spawn_link(fn ->
+        Process.flag(:priority, :high)
+        poll(parent, 0)
+      end)
+    end
+
+    defp poll(parent, peak) do
+      receive do
+        {:stop, from} -> send(from, {:peak, max(peak, :erlang.memory(:total))})
+      after
+        1 -> poll(parent, max(peak, :erlang.memory(:total)))
+      end
+    end
+
+    defp stop_memory_poller(pid) do
+      send(pid, {:stop, self()})
+
+      receive do
+        {:peak, peak} -> peak
+      end
+    end
+
+    # Linux: writing 5 to clear_refs resets VmHWM to the current RSS.
+    defp reset_hwm, do: File.write("/proc/self/clear_refs", "5")
+
+    defp vm_kb(field) do
+      with {:ok, status} <- File.read("/proc/self/status"),
+           [_, kb] <- Regex.run(~r/#{field}:\s+(\d+) kB/, status) do
+        String.to_integer(kb)
+      else
+        _ -> nil
+      end
+    end
+
+    ## W5: pool of 8, 16 processes, 90% get / 10% update, 5 s
+
+    defp w5(ctx, repo, path) do
+      seconds = env_int("BENCH_W5_SECONDS", 5)
+
+      variants = [
+        {"W5 update outside transaction", :outside, []},
+        {"W5 update in transaction (deferred)", :inside, [default_transaction_mode: :deferred]},
+        {"W5 update in transaction (immediate)", :inside, [default_transaction_mode: :immediate]}
+      ]
+
+      for {key, variant, opts} <- variants do
+        with_repo(repo, path, [pool_size: 8] ++ opts, fn ->
+          seed(repo, @point_rows)
+          # Warm-up: one short round, its counts discarded.
+          w5_round(repo, variant, 500)
+
+          rounds = for _ <- 1..ctx.reps, do: w5_round(repo, variant, seconds * 1000)
+          rates = Enum.sort(Enum.map(rounds, &(&1.ops / seconds)))
+
+          {key,
+           %{
+             median: Enum.at(rates, div(length(rates), 2)),
+             best: List.last(rates),
+             unit: "ops/s",
+             samples: rates,
+             busy_errors: Enum.sum(Enum.map(rounds, & &1.busy)),
+             other_errors: Enum.sum(Enum.map(rounds, & &1.other))
+           }}
+        end)
+      end
+    end
+
+    defp w5_round(repo, variant, ms) do
+      deadline = System.monotonic_time(:millisecond) + ms
+
+      1..16
+      |> Enum.map(fn _ -> Task.async(fn -> w5_loop(repo, variant, deadline, %{ops: 0, busy: 0, other: 0}) end) end)
+      |> Enum.map(&Task.await(&1, ms + 60_000))
+      |> Enum.reduce(fn a, b -> Map.merge(a, b, fn _, x, y -> x + y end) end)
+    end
+
+    defp w5_loop(repo, variant, deadline, acc) do
+      if System.monotonic_time(:millisecond) >= deadline do
+        acc
+      else
+        id = :rand.uniform(@point_rows)
+
+        acc =
+          try do
+            if :rand.uniform(10) == 1, do: w5_update(repo, variant, id), else: %Post{} = repo.get(Post, id)
+            %{acc | ops: acc.ops + 1}
+          rescue
+            e ->
+              if busy?(e), do: %{acc | busy: acc.busy + 1}, else: %{acc | other: acc.other + 1}
+          end
+
+        w5_loop(repo, variant, deadline, acc)
+      end
+    end
+
+    # Read the row, then write it back: inside a transaction this is the
+    # read-then-write that a deferred transaction cannot always upgrade.
+    defp w5_update(repo, :outside, id) do
+      post = repo.get!(Post, id)
+      repo.update!(Ecto.Changeset.change(post, views: post.views + 1))
+    end
+
+    defp w5_update(repo, :inside, id) do
+      {:ok, _} =
+        repo.transaction(fn ->
+          post = repo.get!(Post, id)
+          repo.update!(Ecto.Changeset.change(post, views: post.views + 1))
+        end)
+    end
+
+    defp busy?(e) do
+      message = Exception.message(e)
+      String.contains?(message, ["busy", "locked", "BUSY", "LOCKED"])
+    end
+  end
 end
 
 if Code.ensure_loaded?(Ecto.Adapters.SQLite3) do
@@ -55,18 +366,16 @@ end
 
 defmodule Bench do
   @moduledoc false
-  alias Bench.Post
+  import Bench.Common
   alias EctoLibSql.Native
 
   @create """
   CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT, body TEXT,
                       views INTEGER, score REAL, inserted_at TEXT)
   """
+  @insert "INSERT INTO posts (id, title, body, views, score, inserted_at) VALUES (?, ?, ?, ?, ?, ?)"
   @driver_read "SELECT id, title, views FROM posts WHERE id = ?"
   @point_rows 10_000
-  @bulk_rows 100_000
-  @chunk 1_000
-  @stamp ~N[2024-01-01 00:00:00]
 
   ## Entry point
 
@@ -78,17 +387,32 @@ defmodule Bench do
     File.mkdir_p!(tmp)
     Logger.configure(level: :warning)
 
-    systems = [{"ecto_libsql", Bench.LibSqlRepo}] ++ comparison()
+    # Full mode: Ecto and the adapter are compiled, W1-W6 run through them.
+    # Core mode: EctoLibSql.Native only, so W6 (and W7) but no W1-W5.
+    full? = Code.ensure_loaded?(Bench.Full)
+    systems = if full?, do: [{"ecto_libsql", Bench.LibSqlRepo}] ++ comparison(), else: []
 
     IO.puts("# EctoLibSql benchmark")
 
     IO.puts(
       "SQLite (libSQL) #{Native.sqlite_version()}; #{System.schedulers_online()} schedulers; " <>
-        "Elixir #{System.version()}, OTP #{System.otp_release()}; reps=#{reps}"
+        "Elixir #{System.version()}, OTP #{System.otp_release()}; reps=#{reps}; " <>
+        "#{if full?, do: "full", else: "core"} mode"
     )
 
-    if length(systems) == 1,
-      do: IO.puts("ecto_sqlite3 not available: comparing against the native floor (W7) only")
+    cond do
+      not full? ->
+        IO.puts(
+          "core mode (no Ecto): skipping W1-W5; measuring W6 (EctoLibSql.Native) and W7 " <>
+            "(set ECTO_LIBSQL_DEPS_PATH for full mode)"
+        )
+
+      length(systems) == 1 ->
+        IO.puts("ecto_sqlite3 not available: comparing against the native floor (W7) only")
+
+      true ->
+        :ok
+    end
 
     floor = if System.get_env("BENCH_SKIP_FLOOR") in [nil, ""], do: native_floor(reps), else: %{}
 
@@ -97,11 +421,12 @@ defmodule Bench do
     results =
       for {name, repo} <- systems, into: %{} do
         IO.puts("\n## #{name}")
-        {name, run_system(ctx, name, repo)}
+        # apply/3: Bench.Full only exists in full mode.
+        {name, apply(Bench.Full, :run_system, [ctx, name, repo])}
       end
 
     core = if wanted?(ctx, "W6"), do: w6_core(ctx), else: %{}
-    table(results, core, floor, systems)
+    table(results, core, floor, length(systems) > 1)
     File.rm_rf!(tmp)
   end
 
@@ -110,17 +435,6 @@ defmodule Bench do
       [{"ecto_sqlite3", Bench.Sqlite3Repo}]
     else
       []
-    end
-  end
-
-  defp wanted?(%{only: nil}, _), do: true
-  defp wanted?(%{only: only}, id), do: id in only
-
-  defp env_int(name, default) do
-    case System.get_env(name) do
-      nil -> default
-      "" -> default
-      value -> String.to_integer(value)
     end
   end
 
@@ -154,272 +468,6 @@ defmodule Bench do
 
   defp parse_float(text), do: text |> Float.parse() |> elem(0)
 
-  ## One system, W1-W5
-
-  defp run_system(ctx, name, repo) do
-    dir = Path.join(ctx.tmp, name)
-    File.mkdir_p!(dir)
-
-    [
-      {"W1", &w1/3},
-      {"W2", &w2/3},
-      {"W3", &w3/3},
-      {"W4", &w4/3},
-      {"W5", &w5/3}
-    ]
-    |> Enum.filter(fn {id, _} -> wanted?(ctx, id) end)
-    |> Enum.flat_map(fn {id, fun} ->
-      results = fun.(ctx, repo, Path.join(dir, "#{String.downcase(id)}.db"))
-      Enum.each(results, fn {key, r} -> IO.puts("#{key}: #{describe(r)}") end)
-      results
-    end)
-    |> Map.new()
-  end
-
-  defp describe(%{median: m, best: b, unit: u} = r) do
-    extra = for {k, v} <- Map.drop(r, [:median, :best, :unit, :samples]), do: " #{k}=#{inspect(v)}"
-    "median #{fmt(m)} #{u}, best #{fmt(b)}#{extra}"
-  end
-
-  # Starts `repo` on a fresh file with the table, runs `fun`, stops it.
-  defp with_repo(repo, path, opts, fun) do
-    for suffix <- ["", "-wal", "-shm"], do: File.rm(path <> suffix)
-
-    {:ok, pid} = repo.start_link([database: path, pool_size: 1, log: false] ++ opts)
-
-    try do
-      repo.query!(@create)
-      fun.()
-    after
-      Supervisor.stop(pid)
-    end
-  end
-
-  defp row(id) do
-    %{
-      id: id,
-      title: "title #{id}",
-      body: "body of post #{id}, some text to make the row less tiny",
-      views: rem(id, 1000),
-      score: id / 7,
-      inserted_at: @stamp
-    }
-  end
-
-  defp seed(repo, rows) do
-    1..rows
-    |> Stream.map(&row/1)
-    |> Stream.chunk_every(@chunk)
-    |> Enum.each(&repo.insert_all(Post, &1))
-  end
-
-  # Runs `fun` once to warm up, then `reps` times; `setup` runs untimed
-  # before each. Returns throughput (`ops` per second) or µs per op.
-  defp measure(ctx, ops, unit, fun, setup \\ fn -> :ok end) do
-    setup.()
-    fun.()
-
-    times =
-      for _ <- 1..ctx.reps do
-        setup.()
-        :erlang.garbage_collect()
-        {us, _} = :timer.tc(fun)
-        us
-      end
-
-    values =
-      case unit do
-        "µs/op" -> Enum.map(times, &(&1 / ops))
-        _ -> Enum.map(times, &(ops * 1_000_000 / &1))
-      end
-
-    sorted = Enum.sort(values)
-    best = if unit == "µs/op", do: hd(sorted), else: List.last(sorted)
-    %{median: Enum.at(sorted, div(length(sorted), 2)), best: best, unit: unit, samples: values}
-  end
-
-  defp random_ids(n, max), do: for(_ <- 1..n, do: :rand.uniform(max))
-
-  ## W1: Repo.get on 10,000 rows, 20,000 random ids, one process
-
-  defp w1(ctx, repo, path) do
-    with_repo(repo, path, [], fn ->
-      seed(repo, @point_rows)
-      ids = random_ids(20_000, @point_rows)
-      r = measure(ctx, length(ids), "ops/s", fn -> Enum.each(ids, &(%Post{} = repo.get(Post, &1))) end)
-      [{"W1", r}]
-    end)
-  end
-
-  ## W2: Repo.insert outside a transaction, 5,000 calls
-
-  defp w2(ctx, repo, path) do
-    with_repo(repo, path, [], fn ->
-      insert = fn ->
-        for i <- 1..5_000 do
-          {:ok, _} = repo.insert(struct(Post, Map.delete(row(i), :id)))
-        end
-      end
-
-      [{"W2", measure(ctx, 5_000, "ops/s", insert)}]
-    end)
-  end
-
-  ## W3: Repo.insert_all of 100,000 rows in chunks of 1,000 (?1..?6000)
-
-  defp w3(ctx, repo, path) do
-    with_repo(repo, path, [], fn ->
-      chunks = 1..@bulk_rows |> Enum.map(&row/1) |> Enum.chunk_every(@chunk)
-      insert = fn -> Enum.each(chunks, &({@chunk, _} = repo.insert_all(Post, &1))) end
-      truncate = fn -> repo.query!("DELETE FROM posts") end
-      [{"W3", measure(ctx, @bulk_rows, "rows/s", insert, truncate)}]
-    end)
-  end
-
-  ## W4: Repo.all(Post) over 100,000 rows, with peak memory
-
-  defp w4(ctx, repo, path) do
-    with_repo(repo, path, [], fn ->
-      seed(repo, @bulk_rows)
-      scan = fn -> @bulk_rows = length(repo.all(Post)) end
-      r = measure(ctx, @bulk_rows, "rows/s", scan)
-      :erlang.garbage_collect()
-      base = :erlang.memory(:total)
-      reset_hwm()
-      rss0 = vm_kb("VmRSS")
-      poller = start_memory_poller()
-      scan.()
-      peak = stop_memory_poller(poller)
-      rss_peak = vm_kb("VmHWM")
-
-      memory = %{
-        beam_peak_mb: Float.round((peak - base) / 1_048_576, 1),
-        rss_peak_mb: rss_peak && rss0 && Float.round((rss_peak - rss0) / 1024, 1)
-      }
-
-      [{"W4", Map.merge(r, memory)}]
-    end)
-  end
-
-  # High-water mark of :erlang.memory(:total), sampled every millisecond.
-  defp start_memory_poller do
-    parent = self()
-
-    spawn_link(fn ->
-      Process.flag(:priority, :high)
-      poll(parent, 0)
-    end)
-  end
-
-  defp poll(parent, peak) do
-    receive do
-      {:stop, from} -> send(from, {:peak, max(peak, :erlang.memory(:total))})
-    after
-      1 -> poll(parent, max(peak, :erlang.memory(:total)))
-    end
-  end
-
-  defp stop_memory_poller(pid) do
-    send(pid, {:stop, self()})
-
-    receive do
-      {:peak, peak} -> peak
-    end
-  end
-
-  # Linux: writing 5 to clear_refs resets VmHWM to the current RSS.
-  defp reset_hwm, do: File.write("/proc/self/clear_refs", "5")
-
-  defp vm_kb(field) do
-    with {:ok, status} <- File.read("/proc/self/status"),
-         [_, kb] <- Regex.run(~r/#{field}:\s+(\d+) kB/, status) do
-      String.to_integer(kb)
-    else
-      _ -> nil
-    end
-  end
-
-  ## W5: pool of 8, 16 processes, 90% get / 10% update, 5 s
-
-  defp w5(ctx, repo, path) do
-    seconds = env_int("BENCH_W5_SECONDS", 5)
-
-    variants = [
-      {"W5 update outside transaction", :outside, []},
-      {"W5 update in transaction (deferred)", :inside, [default_transaction_mode: :deferred]},
-      {"W5 update in transaction (immediate)", :inside, [default_transaction_mode: :immediate]}
-    ]
-
-    for {key, variant, opts} <- variants do
-      with_repo(repo, path, [pool_size: 8] ++ opts, fn ->
-        seed(repo, @point_rows)
-        # Warm-up: one short round, its counts discarded.
-        w5_round(repo, variant, 500)
-
-        rounds = for _ <- 1..ctx.reps, do: w5_round(repo, variant, seconds * 1000)
-        rates = Enum.sort(Enum.map(rounds, &(&1.ops / seconds)))
-
-        {key,
-         %{
-           median: Enum.at(rates, div(length(rates), 2)),
-           best: List.last(rates),
-           unit: "ops/s",
-           samples: rates,
-           busy_errors: Enum.sum(Enum.map(rounds, & &1.busy)),
-           other_errors: Enum.sum(Enum.map(rounds, & &1.other))
-         }}
-      end)
-    end
-  end
-
-  defp w5_round(repo, variant, ms) do
-    deadline = System.monotonic_time(:millisecond) + ms
-
-    1..16
-    |> Enum.map(fn _ -> Task.async(fn -> w5_loop(repo, variant, deadline, %{ops: 0, busy: 0, other: 0}) end) end)
-    |> Enum.map(&Task.await(&1, ms + 60_000))
-    |> Enum.reduce(fn a, b -> Map.merge(a, b, fn _, x, y -> x + y end) end)
-  end
-
-  defp w5_loop(repo, variant, deadline, acc) do
-    if System.monotonic_time(:millisecond) >= deadline do
-      acc
-    else
-      id = :rand.uniform(@point_rows)
-
-      acc =
-        try do
-          if :rand.uniform(10) == 1, do: w5_update(repo, variant, id), else: %Post{} = repo.get(Post, id)
-          %{acc | ops: acc.ops + 1}
-        rescue
-          e ->
-            if busy?(e), do: %{acc | busy: acc.busy + 1}, else: %{acc | other: acc.other + 1}
-        end
-
-      w5_loop(repo, variant, deadline, acc)
-    end
-  end
-
-  # Read the row, then write it back: inside a transaction this is the
-  # read-then-write that a deferred transaction cannot always upgrade.
-  defp w5_update(repo, :outside, id) do
-    post = repo.get!(Post, id)
-    repo.update!(Ecto.Changeset.change(post, views: post.views + 1))
-  end
-
-  defp w5_update(repo, :inside, id) do
-    {:ok, _} =
-      repo.transaction(fn ->
-        post = repo.get!(Post, id)
-        repo.update!(Ecto.Changeset.change(post, views: post.views + 1))
-      end)
-  end
-
-  defp busy?(e) do
-    message = Exception.message(e)
-    String.contains?(message, ["busy", "locked", "BUSY", "LOCKED"])
-  end
-
   ## W6: the driver floor, through EctoLibSql.Native (core mode's API)
 
   defp w6_core(ctx) do
@@ -427,10 +475,7 @@ defmodule Bench do
     path = Path.join(ctx.tmp, "w6.db")
     {:ok, conn} = Native.open(database: path)
     {:ok, _} = Native.execute(conn, @create)
-
-    {:ok, pid} = Bench.LibSqlRepo.start_link(database: path, pool_size: 1, log: false)
-    seed(Bench.LibSqlRepo, @point_rows)
-    Supervisor.stop(pid)
+    seed_native(conn, @point_rows)
 
     ids = random_ids(50_000, @point_rows)
     {:ok, stmt} = Native.prepare(conn, @driver_read)
@@ -463,12 +508,26 @@ defmodule Bench do
     results
   end
 
+  # The same rows as the Ecto workloads' seed, inserted through Native.
+  defp seed_native(conn, rows) do
+    {:ok, insert} = Native.prepare(conn, @insert)
+    :ok = Native.begin(conn)
+
+    for id <- 1..rows do
+      r = row(id)
+      params = [r.id, r.title, r.body, r.views, r.score, NaiveDateTime.to_iso8601(r.inserted_at)]
+      {:ok, 1} = Native.execute_stmt(insert, params)
+    end
+
+    :ok = Native.commit(conn)
+    Native.close_stmt(insert)
+  end
+
   ## The table
 
-  defp table(results, core, floor, systems) do
+  defp table(results, core, floor, compare?) do
     ours = Map.get(results, "ecto_libsql", %{})
     theirs = Map.get(results, "ecto_sqlite3", %{})
-    compare? = length(systems) > 1
     floor_us = fn name -> with {median, _} <- floor[name], do: median end
     floor_ops = fn name -> with median when is_float(median) <- floor_us.(name), do: 1_000_000 / median end
 
@@ -545,12 +604,6 @@ defmodule Bench do
     do: "#{prefix}peak BEAM +#{beam} MB, VmHWM +#{rss} MB"
 
   defp note(_, _), do: ""
-
-  defp fmt(nil), do: ""
-  defp fmt(x) when is_float(x) and x >= 100, do: x |> round() |> Integer.to_string()
-  defp fmt(x) when is_float(x) and x >= 10, do: :erlang.float_to_binary(x, decimals: 1)
-  defp fmt(x) when is_float(x), do: :erlang.float_to_binary(x, decimals: 2)
-  defp fmt(x), do: to_string(x)
 end
 
 Bench.main()
