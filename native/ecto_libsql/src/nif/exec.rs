@@ -80,9 +80,6 @@ pub fn run<'a>(
     prepared: &Prepared,
     values: Vec<Value>,
 ) -> Result<Outcome<'a>> {
-    // A statement left un-reset (by an error elsewhere) would keep its read
-    // transaction open; resetting an idle statement costs nothing.
-    prepared.stmt.reset();
     let ncols = prepared.columns.len();
     let result = block_on(driver, async {
         let mut rows = prepared
@@ -100,6 +97,9 @@ pub fn run<'a>(
         }
         Ok::<_, libsql::Error>(out)
     });
+    // Always reset, on success and on error alike: a statement left mid-step
+    // keeps its read transaction open (and blocks checkpoints). Every run
+    // ends here, so the next one finds the statement reset.
     prepared.stmt.reset();
     let out = result??;
     if ncols == 0 {

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use rustler::{Encoder, Env, ResourceArc, Term};
+use rustler::{Binary, Encoder, Env, ResourceArc, Term};
 
 use crate::error::{Error, Result};
 use crate::nif::connection::{execute_prepared, traced, ConnInner, ConnResource, Executed};
@@ -80,16 +80,11 @@ fn attempt_cached<'a>(
     sql: &str,
     params: Term<'a>,
 ) -> Attempt<Executed<'a>> {
-    if !inner.cursors.is_empty() {
+    if !inner.cursors.is_empty() || !inner.cache.peek(sql).is_some_and(eligible) {
         return Err(Dirty);
     }
-    match inner.cache.peek(sql) {
-        Some(prepared) if eligible(prepared) => {}
-        _ => return Err(Dirty),
-    }
     // Counted (and marked as used) only once the fast path takes it.
-    let _ = inner.cache.get(sql);
-    let prepared = inner.cache.peek(sql).ok_or(Dirty)?;
+    let prepared = inner.cache.get(sql).ok_or(Dirty)?;
     run_guarded(env, &inner.conn, inner.busy_timeout, prepared, params).map(|r| {
         r.map(|mut executed| {
             executed.cached = true;
@@ -119,10 +114,14 @@ fn on_conn<T>(
 fn query_fast<'a>(
     env: Env<'a>,
     conn: ResourceArc<ConnResource>,
-    sql: String,
+    sql: Binary<'a>,
     params: Term<'a>,
 ) -> Term<'a> {
-    match on_conn(&conn, |inner| attempt_cached(env, inner, &sql, params)) {
+    // The SQL is only looked up, never kept: borrow it rather than copy it.
+    let Ok(sql) = std::str::from_utf8(sql.as_slice()) else {
+        return atoms::dirty().encode(env);
+    };
+    match on_conn(&conn, |inner| attempt_cached(env, inner, sql, params)) {
         Ok(result) => reply(env, result.map(|e| e.result(env))),
         Err(Dirty) => atoms::dirty().encode(env),
     }
@@ -134,10 +133,14 @@ fn query_fast<'a>(
 fn query_traced_fast<'a>(
     env: Env<'a>,
     conn: ResourceArc<ConnResource>,
-    sql: String,
+    sql: Binary<'a>,
     params: Term<'a>,
 ) -> Term<'a> {
-    match on_conn(&conn, |inner| attempt_cached(env, inner, &sql, params)) {
+    // The SQL is only looked up, never kept: borrow it rather than copy it.
+    let Ok(sql) = std::str::from_utf8(sql.as_slice()) else {
+        return atoms::dirty().encode(env);
+    };
+    match on_conn(&conn, |inner| attempt_cached(env, inner, sql, params)) {
         Ok(Ok(executed)) => traced(env, executed),
         Ok(Err(err)) => reply(env, Err::<Term, Error>(err)),
         Err(Dirty) => atoms::dirty().encode(env),

@@ -23,6 +23,54 @@ pub mod atoms {
         extended_code,
         message,
         statement,
+        result_struct = "Elixir.EctoLibSql.Result",
+        select,
+        insert,
+        update,
+        delete,
+        create,
+        drop,
+        alter,
+        begin,
+        commit,
+        rollback,
+        savepoint,
+        release,
+        pragma,
+        explain,
+        vacuum,
+        analyze,
+        attach,
+        detach,
+        reindex,
+        other,
+    }
+}
+
+/// The atom for a command name from `sql::command`, from the atoms made
+/// once at load time rather than looked up in the atom table per result.
+fn command_atom(command: &str) -> Atom {
+    match command {
+        "select" => atoms::select(),
+        "insert" => atoms::insert(),
+        "update" => atoms::update(),
+        "delete" => atoms::delete(),
+        "create" => atoms::create(),
+        "drop" => atoms::drop(),
+        "alter" => atoms::alter(),
+        "begin" => atoms::begin(),
+        "commit" => atoms::commit(),
+        "rollback" => atoms::rollback(),
+        "savepoint" => atoms::savepoint(),
+        "release" => atoms::release(),
+        "pragma" => atoms::pragma(),
+        "explain" => atoms::explain(),
+        "vacuum" => atoms::vacuum(),
+        "analyze" => atoms::analyze(),
+        "attach" => atoms::attach(),
+        "detach" => atoms::detach(),
+        "reindex" => atoms::reindex(),
+        _ => atoms::other(),
     }
 }
 
@@ -143,12 +191,8 @@ pub fn encode_result<'a>(
         atoms::num_rows().encode(env),
     ];
     let values = [
-        Atom::from_str(env, "Elixir.EctoLibSql.Result")
-            .map(|a| a.encode(env))
-            .unwrap_or(nil),
-        Atom::from_str(env, command)
-            .map(|a| a.encode(env))
-            .unwrap_or(nil),
+        atoms::result_struct().encode(env),
+        command_atom(command).encode(env),
         columns.unwrap_or(nil),
         rows.unwrap_or(nil),
         num_rows.encode(env),
