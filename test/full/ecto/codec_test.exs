@@ -1,0 +1,24 @@
+defmodule Ecto.Adapters.LibSql.CodecTest do
+  use ExUnit.Case, async: true
+
+  alias Ecto.Adapters.LibSql.Codec
+
+  describe "datetime loaders" do
+    test "read every layout the adapter writes, and other ISO 8601 forms" do
+      assert Codec.load_naive_datetime("2024-02-29T23:59:58.000001") == {:ok, ~N[2024-02-29 23:59:58.000001]}
+      assert Codec.load_naive_datetime("2024-02-29 23:59:58.000001") == {:ok, ~N[2024-02-29 23:59:58.000001]}
+      assert Codec.load_naive_datetime("2024-02-29T23:59:58") == {:ok, ~N[2024-02-29 23:59:58]}
+      assert Codec.load_naive_datetime("2024-02-29") == {:ok, ~N[2024-02-29 00:00:00]}
+      assert Codec.load_utc_datetime("2024-02-29T23:59:58.123456Z") == {:ok, ~U[2024-02-29 23:59:58.123456Z]}
+      assert Codec.load_utc_datetime("2024-02-29 23:59:58.123456") == {:ok, ~U[2024-02-29 23:59:58.123456Z]}
+      assert Codec.load_utc_datetime("2024-02-29T23:59:58+00:00") == {:ok, ~U[2024-02-29 23:59:58Z]}
+    end
+
+    test "refuse text that only looks like a datetime" do
+      assert Codec.load_naive_datetime("2023-02-29T10:00:00.000000") == :error
+      assert Codec.load_naive_datetime("2024-0a-01T10:00:00.000000") == :error
+      assert Codec.load_utc_datetime("2024-13-01T10:00:00.000000Z") == :error
+      assert Codec.load_naive_datetime("not a date") == :error
+    end
+  end
+end
