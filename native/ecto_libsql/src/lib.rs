@@ -15,6 +15,7 @@ pub mod sql;
 
 #[cfg(not(test))]
 mod nif {
+    pub mod batch;
     pub mod connection;
     pub mod cursor;
     pub mod database;
@@ -23,6 +24,7 @@ mod nif {
     pub mod runtime;
     pub mod statement;
     pub mod term;
+    pub mod transaction;
     pub mod watchdog;
 
     /// The SQLite version libSQL bundles, for `EctoLibSql.Native.sqlite_version/0`.
