@@ -163,9 +163,11 @@ defmodule EctoLibSql.Options do
 
   defp connect_opts(mode, values) do
     defaults =
-      if mode == :remote do
+      if mode in [:remote, :replica] do
         # A remote server keeps its own settings; only what the user asks
-        # for explicitly is sent.
+        # for explicitly is sent. An embedded replica's connection parses
+        # each statement and refuses `PRAGMA synchronous = ...` and the like
+        # (libsql 0.10), so it gets no defaults either.
         Map.take(values, [:synchronous, :foreign_keys, :cache_size, :temp_store])
       else
         Map.merge(

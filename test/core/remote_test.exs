@@ -63,4 +63,28 @@ defmodule EctoLibSql.RemoteTest do
     remote = open!(opts)
     assert rows!(remote, "SELECT v FROM #{table}") == [["through"]]
   end
+
+  test "remote named parameters and constraint codes", %{opts: opts, table: table} do
+    cleanup(opts, table)
+    conn = open!(opts)
+
+    {:ok, _} =
+      Native.execute(conn, "CREATE TABLE #{table} (id INTEGER PRIMARY KEY, v TEXT UNIQUE NOT NULL CHECK (v <> 'bad'))")
+
+    assert {:ok, 1} = Native.execute(conn, "INSERT INTO #{table} (v) VALUES (:v)", v: "a")
+    assert {:ok, 1} = Native.execute(conn, "INSERT INTO #{table} (v) VALUES (@v)", %{"v" => "b"})
+    assert rows!(conn, "SELECT v FROM #{table} WHERE v = $v", v: "b") == [["b"]]
+    assert_error(Native.execute(conn, "INSERT INTO #{table} (v) VALUES (?)", [nil]), :constraint_not_null)
+    assert_error(Native.execute(conn, "INSERT INTO #{table} (v) VALUES (?)", ["bad"]), :constraint_check)
+    assert {:ok, %Result{rows: [[2]]}} = Native.query(conn, "SELECT count(*) FROM #{table}")
+  end
+
+  test "an embedded replica writes named parameters through", %{opts: opts, table: table} = ctx do
+    cleanup(opts, table)
+    replica = open!([database: tmp_db!(ctx, "replica.db")] ++ opts)
+    {:ok, _} = Native.execute(replica, "CREATE TABLE #{table} (v TEXT)")
+    assert {:ok, 1} = Native.execute(replica, "INSERT INTO #{table} VALUES (:v)", v: "named")
+    {:ok, _} = Native.sync(replica)
+    assert rows!(replica, "SELECT v FROM #{table} WHERE v = ?", ["named"]) == [["named"]]
+  end
 end

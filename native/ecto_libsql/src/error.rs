@@ -161,9 +161,26 @@ const NAMED_CODES: &[(&str, &str)] = &[
     ("SQLITE_AUTH", "auth"),
 ];
 
+/// SQLite's own wording of each constraint failure: sqld names only the
+/// primary code (`SQLITE_CONSTRAINT`), so the text tells them apart.
+const CONSTRAINT_TEXTS: &[(&str, &str)] = &[
+    ("UNIQUE constraint failed", "constraint_unique"),
+    ("FOREIGN KEY constraint failed", "constraint_foreign_key"),
+    ("NOT NULL constraint failed", "constraint_not_null"),
+    ("CHECK constraint failed", "constraint_check"),
+];
+
 fn classify_message(message: &str) -> &'static str {
     for (name, code) in NAMED_CODES {
         if message.contains(name) {
+            if *code == "constraint" {
+                if let Some((_, specific)) = CONSTRAINT_TEXTS
+                    .iter()
+                    .find(|(text, _)| message.contains(text))
+                {
+                    return specific;
+                }
+            }
             return code;
         }
     }
@@ -201,6 +218,9 @@ impl From<libsql::Error> for Error {
                 message: format!("syntax error: {e}"),
             },
             E::Misuse(message) => Error::Misuse(message),
+            E::Sqlite3UnsupportedStatement => Error::Unsupported(
+                "libsql cannot run this statement on a remote or replica connection: it only passes the pragmas it knows (no `PRAGMA synchronous = ...`, `cache_size = ...`, ...)".into(),
+            ),
             E::Hrana(e) | E::WriteDelegation(e) => {
                 let message = e.to_string();
                 match classify_message(&message) {
@@ -292,6 +312,25 @@ mod tests {
             "constraint_unique"
         );
         assert_eq!(classify(None, "SQLITE_BUSY: database is locked"), "busy");
+        // sqld sends only the primary code; SQLite's wording names the kind.
+        assert_eq!(
+            classify(
+                None,
+                "SQLITE_CONSTRAINT: SQLite error: UNIQUE constraint failed: t.v"
+            ),
+            "constraint_unique"
+        );
+        assert_eq!(
+            classify(
+                None,
+                "SQLITE_CONSTRAINT: SQLite error: NOT NULL constraint failed: t.v"
+            ),
+            "constraint_not_null"
+        );
+        assert_eq!(
+            classify(None, "SQLITE_CONSTRAINT: something new"),
+            "constraint"
+        );
         assert_eq!(classify(None, "something else"), "error");
     }
 

@@ -28,6 +28,8 @@ pub struct OpenCursor {
 
 pub struct ConnInner {
     pub conn: libsql::Connection,
+    /// Remote and replica statements need their parameters bound differently.
+    pub kind: crate::nif::database::Kind,
     /// The busy timeout to restore after a fast-path call, which runs with
     /// none (it must not sleep on a normal scheduler).
     pub busy_timeout: Duration,
@@ -156,7 +158,7 @@ impl ConnInner {
                 executed
             })
         } else {
-            let prepared = Prepared::prepare(driver, &self.conn, sql)?;
+            let prepared = Prepared::prepare(driver, self.kind, &self.conn, sql)?;
             match self.cache.insert(sql, prepared) {
                 Ok(prepared) => execute_prepared(env, driver, &self.conn, prepared, params),
                 Err(uncached) => execute_prepared(env, driver, &self.conn, &uncached, params),
@@ -247,6 +249,7 @@ fn connect_to(db: ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<ConnRes
         interrupter: Mutex::new(Some(conn.clone())),
         inner: Mutex::new(Some(ConnInner {
             conn,
+            kind,
             busy_timeout: Duration::from_millis(opts.busy_timeout),
             cache: StatementCache::new(opts.statement_cache_size),
             statements: HashMap::new(),
@@ -334,7 +337,7 @@ fn prepare_cached<'a>(env: Env<'a>, conn: ResourceArc<ConnResource>, sql: String
                 .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
             return describe(prepared);
         }
-        let prepared = Prepared::prepare(driver, &inner.conn, &sql)?;
+        let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
         let info = describe(&prepared)?;
         // With caching disabled the statement is dropped here and prepared
         // again when it runs.

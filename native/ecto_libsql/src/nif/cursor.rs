@@ -42,14 +42,9 @@ fn declare_cursor<'a>(
         conn.with(|inner| {
             // A fresh statement, not a cached one: the cursor keeps it
             // mid-step while other queries run on the connection.
-            let prepared = Prepared::prepare(driver, &inner.conn, &sql)?;
+            let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
             let values = prepared.bind_values(params)?;
-            let rows = block_on(
-                driver,
-                prepared
-                    .stmt
-                    .query(libsql::params::Params::Positional(values)),
-            )??;
+            let rows = block_on(driver, prepared.stmt.query(values))??;
             let columns = prepared.columns.clone();
             inner.cursors.insert(
                 id,

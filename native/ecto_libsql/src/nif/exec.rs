@@ -19,10 +19,17 @@ pub struct Prepared {
     pub command: &'static str,
     pub columns: Vec<String>,
     pub param_count: usize,
+    /// Whose parameter metadata `bind_values` can trust.
+    pub kind: crate::nif::database::Kind,
 }
 
 impl Prepared {
-    pub fn prepare(driver: Driver, conn: &libsql::Connection, sql: &str) -> Result<Prepared> {
+    pub fn prepare(
+        driver: Driver,
+        kind: crate::nif::database::Kind,
+        conn: &libsql::Connection,
+        sql: &str,
+    ) -> Result<Prepared> {
         let stmt = block_on(driver, conn.prepare(sql))??;
         let columns = stmt
             .columns()
@@ -35,6 +42,7 @@ impl Prepared {
             command: sql::command(sql),
             columns,
             param_count,
+            kind,
         })
     }
 
@@ -46,13 +54,27 @@ impl Prepared {
     }
 
     /// The values to bind, in parameter order.
-    pub fn bind_values(&self, params: Params) -> Result<Vec<Value>> {
-        match params {
-            Params::Positional(values) => {
-                check_count(self.param_count, values.len())?;
-                Ok(values)
+    pub fn bind_values(&self, params: Params) -> Result<LibsqlParams> {
+        use crate::nif::database::Kind;
+        match (self.kind, params) {
+            // libsql 0.10's Hrana statement reports 0 parameters and no
+            // names until it is bound: the server checks them instead
+            // (ARGS_INVALID), and resolves names with or without prefix.
+            (Kind::Remote, Params::Positional(values)) => Ok(LibsqlParams::Positional(values)),
+            (Kind::Remote, Params::Named(pairs)) => Ok(LibsqlParams::Named(pairs)),
+            // A replica statement delegated to the primary names its
+            // parameters 0-based (libsql 0.10 RemoteStatement::parameter_name),
+            // where SQLite's index 0 has no name: give the names to the server.
+            (Kind::Replica, Params::Named(pairs)) if self.stmt.parameter_name(0).is_some() => {
+                Ok(LibsqlParams::Named(pairs))
             }
-            Params::Named(pairs) => order_named(&self.placeholders(), pairs),
+            (_, Params::Positional(values)) => {
+                check_count(self.param_count, values.len())?;
+                Ok(LibsqlParams::Positional(values))
+            }
+            (_, Params::Named(pairs)) => {
+                order_named(&self.placeholders(), pairs).map(LibsqlParams::Positional)
+            }
         }
     }
 
@@ -78,14 +100,11 @@ pub fn run<'a>(
     driver: Driver,
     conn: &libsql::Connection,
     prepared: &Prepared,
-    values: Vec<Value>,
+    values: LibsqlParams,
 ) -> Result<Outcome<'a>> {
     let ncols = prepared.columns.len();
     let result = block_on(driver, async {
-        let mut rows = prepared
-            .stmt
-            .query(LibsqlParams::Positional(values))
-            .await?;
+        let mut rows = prepared.stmt.query(values).await?;
         let mut out: Vec<Term<'a>> = Vec::new();
         let mut cells: Vec<Term<'a>> = Vec::with_capacity(ncols);
         while let Some(row) = rows.next().await? {

@@ -58,7 +58,7 @@ fn prepare<'a>(env: Env<'a>, conn: ResourceArc<ConnResource>, sql: String) -> Te
     let driver = conn.driver();
     let id = conn.next_id();
     let result = conn.with(|inner| {
-        let prepared = Prepared::prepare(driver, &inner.conn, &sql)?;
+        let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
         inner.statements.insert(id, prepared);
         Ok(())
     });
