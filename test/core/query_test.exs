@@ -65,6 +65,7 @@ defmodule EctoLibSql.QueryTest do
           {"a tuple", {1, 2}},
           {"a blob tuple without a binary", {:blob, 1}},
           {"a non-UTF-8 binary", <<255, 254>>},
+          {"text with a NUL byte (libSQL would read it back cut short)", "a\0b"},
           {"a map", %{a: 1}},
           {"a nested list", [1]},
           {"a bitstring", <<1::3>>}

@@ -99,6 +99,11 @@ pub fn decode_value(term: Term) -> Result<Value> {
         TermType::Binary => {
             let bin: Binary = term.decode().map_err(|_| Error::misuse("unreadable binary parameter"))?;
             match std::str::from_utf8(bin.as_slice()) {
+                // libSQL 0.10 reads TEXT back as a C string, which ends at
+                // the first NUL: such text would come back cut short.
+                Ok(text) if text.as_bytes().contains(&0) => Err(Error::misuse(
+                    "text parameter contains a NUL byte, which libSQL reads back cut short: pass {:blob, binary}",
+                )),
                 Ok(text) => Ok(Value::Text(text.to_owned())),
                 Err(_) => Err(Error::misuse(
                     "binary parameter is not valid UTF-8 text: pass {:blob, binary} to store bytes",
