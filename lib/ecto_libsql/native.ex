@@ -13,8 +13,11 @@ defmodule EctoLibSql.Native do
   A list binds positional parameters (`?`, `?NNN`); a map or keyword list
   binds named ones (`:name`, `@name`, `$name`; the key may be given with or
   without its prefix). A list made only of `{:blob, binary}` values is
-  positional: to bind a parameter named `blob`, use a map. Values: `nil`, integers (64-bit), floats, booleans
-  (stored as 1/0), UTF-8 binaries (TEXT) and `{:blob, binary}` (BLOB).
+  positional: to bind a parameter named `blob`, use a map.
+
+  Values: `nil`, integers (64-bit), floats, booleans (stored as 1/0), UTF-8
+  binaries (TEXT; without NUL bytes, which libSQL 0.10 would read back cut
+  short) and `{:blob, binary}` (BLOB). Anything else is a `:misuse` error.
 
   ## Scheduling
 
