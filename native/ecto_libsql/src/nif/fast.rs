@@ -109,6 +109,18 @@ fn on_conn<T>(
     }
 }
 
+/// Tries a cached statement by its SQL, which is only looked up, never
+/// kept: borrowed from the binary rather than copied.
+fn attempt_sql<'a>(
+    env: Env<'a>,
+    conn: &ConnResource,
+    sql: Binary<'a>,
+    params: Term<'a>,
+) -> Attempt<Executed<'a>> {
+    let sql = std::str::from_utf8(sql.as_slice()).map_err(|_| Dirty)?;
+    on_conn(conn, |inner| attempt_cached(env, inner, sql, params))
+}
+
 /// `query/3`'s fast path: `{:ok, result}`, `{:error, error}` or `:dirty`.
 #[rustler::nif]
 fn query_fast<'a>(
@@ -117,11 +129,7 @@ fn query_fast<'a>(
     sql: Binary<'a>,
     params: Term<'a>,
 ) -> Term<'a> {
-    // The SQL is only looked up, never kept: borrow it rather than copy it.
-    let Ok(sql) = std::str::from_utf8(sql.as_slice()) else {
-        return atoms::dirty().encode(env);
-    };
-    match on_conn(&conn, |inner| attempt_cached(env, inner, sql, params)) {
+    match attempt_sql(env, &conn, sql, params) {
         Ok(result) => reply(env, result.map(|e| e.result(env))),
         Err(Dirty) => atoms::dirty().encode(env),
     }
@@ -136,11 +144,7 @@ fn query_traced_fast<'a>(
     sql: Binary<'a>,
     params: Term<'a>,
 ) -> Term<'a> {
-    // The SQL is only looked up, never kept: borrow it rather than copy it.
-    let Ok(sql) = std::str::from_utf8(sql.as_slice()) else {
-        return atoms::dirty().encode(env);
-    };
-    match on_conn(&conn, |inner| attempt_cached(env, inner, sql, params)) {
+    match attempt_sql(env, &conn, sql, params) {
         Ok(Ok(executed)) => traced(env, executed),
         Ok(Err(err)) => reply(env, Err::<Term, Error>(err)),
         Err(Dirty) => atoms::dirty().encode(env),
