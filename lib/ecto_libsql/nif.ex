@@ -4,18 +4,40 @@ defmodule EctoLibSql.Nif do
   # through `EctoLibSql.Native`, which validates arguments and documents
   # them; every stub here is replaced when the library loads.
 
-  @on_load :load_nif
+  version = Mix.Project.config()[:version]
 
-  @doc false
-  def load_nif do
-    path = :filename.join(:code.priv_dir(:ecto_libsql), ~c"libecto_libsql")
-
-    case :erlang.load_nif(path, 0) do
-      :ok -> :ok
-      {:error, {:reload, _}} -> :ok
-      {:error, reason} -> {:error, reason}
-    end
-  end
+  # Precompiled NIFs are downloaded from the release assets of `version`
+  # and checked against checksum-Elixir.EctoLibSql.Nif.exs (see
+  # RELEASING.md). ECTO_LIBSQL_BUILD=1, or
+  # `config :rustler_precompiled, :force_build, ecto_libsql: true`, builds
+  # from source with cargo instead; so does a checkout of this repository,
+  # which carries no checksum file. ECTO_LIBSQL_NIF_URL points the download
+  # at a mirror.
+  use RustlerPrecompiled,
+    otp_app: :ecto_libsql,
+    crate: "ecto_libsql",
+    version: version,
+    base_url:
+      System.get_env("ECTO_LIBSQL_NIF_URL") ||
+        "https://github.com/ecto-libsql/ecto_libsql/releases/download/v#{version}",
+    force_build:
+      System.get_env("ECTO_LIBSQL_BUILD") in ["1", "true"] or
+        Application.compile_env(:rustler_precompiled, [:force_build, :ecto_libsql], false) or
+        not File.exists?(Path.expand("../../checksum-Elixir.EctoLibSql.Nif.exs", __DIR__)),
+    # Built from source, the crate shares the workspace's target directory
+    # (or CARGO_TARGET_DIR) with cargo test and clippy, in every Mix env.
+    target_dir: System.get_env("CARGO_TARGET_DIR") || Path.expand("../../target", __DIR__),
+    nif_versions: ["2.15"],
+    targets: ~w(
+      aarch64-apple-darwin
+      x86_64-apple-darwin
+      aarch64-unknown-linux-gnu
+      x86_64-unknown-linux-gnu
+      aarch64-unknown-linux-musl
+      x86_64-unknown-linux-musl
+      x86_64-pc-windows-msvc
+      x86_64-pc-windows-gnu
+    )
 
   defp not_loaded, do: :erlang.nif_error(:nif_not_loaded)
 

@@ -1,4 +1,3 @@
-Code.require_file("support.exs", __DIR__)
 
 defmodule EctoLibSql.DriverTest do
   use EctoLibSql.DriverCase, async: true
