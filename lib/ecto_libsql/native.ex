@@ -343,7 +343,11 @@ defmodule EctoLibSql.Native do
   @spec reset(conn()) :: :ok | error()
   def reset(conn), do: Nif.reset(conn)
 
-  @doc "`:ok` while the connection is open. Costs no round trip for remote connections."
+  @doc """
+  `:ok` while the connection is open and answers. On a remote connection
+  it is a round trip, which keeps the server's stream alive and, outside a
+  transaction, replaces a stream the server forgot.
+  """
   @spec ping(conn()) :: :ok | error()
   def ping(conn), do: Nif.ping(conn)
 

@@ -35,7 +35,9 @@ defmodule EctoLibSql.Protocol do
 
   # Errors after which the connection cannot be trusted: DBConnection
   # disconnects (and reconnects) instead of returning it to the pool.
-  @fatal [:closed, :corrupt, :notadb, :cantopen, :io, :nomem]
+  # `:disconnected`: a remote server forgot the connection's stream inside
+  # a transaction (outside one, the native layer replaces it and retries).
+  @fatal [:closed, :corrupt, :notadb, :cantopen, :io, :nomem, :disconnected]
 
   @transaction_modes [:deferred, :immediate, :exclusive]
 
@@ -103,8 +105,8 @@ defmodule EctoLibSql.Protocol do
 
   @impl true
   def ping(%__MODULE__{conn: conn} = state) do
-    # Native.ping never leaves the machine: no round trip for remote
-    # databases on every idle interval.
+    # A round trip for remote databases (it keeps the server's stream
+    # alive, and replaces one the server forgot); local answers at once.
     case Native.ping(conn) do
       :ok -> {:ok, state}
       {:error, err} -> {:disconnect, err, state}

@@ -64,6 +64,16 @@ pub enum Error {
     /// Replication (embedded replica sync) failed.
     #[error("{0}")]
     Sync(String),
+    /// The server refused the credentials (HTTP 401/403).
+    #[error("{0}")]
+    Auth(String),
+    /// The server cannot be reached (connection refused, DNS, 5xx).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The server forgot this connection's stream (idle expiry, restart):
+    /// the connection must be replaced, and an open transaction is lost.
+    #[error("{0}")]
+    Disconnected(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -86,6 +96,9 @@ impl Error {
             Error::Unsupported(_) => "unsupported",
             Error::Remote(_) => "remote",
             Error::Sync(_) => "sync",
+            Error::Auth(_) => "auth",
+            Error::Unavailable(_) => "unavailable",
+            Error::Disconnected(_) => "disconnected",
         }
     }
 
@@ -221,16 +234,7 @@ impl From<libsql::Error> for Error {
             E::Sqlite3UnsupportedStatement => Error::Unsupported(
                 "libsql cannot run this statement on a remote or replica connection: it only passes the pragmas it knows (no `PRAGMA synchronous = ...`, `cache_size = ...`, ...)".into(),
             ),
-            E::Hrana(e) | E::WriteDelegation(e) => {
-                let message = e.to_string();
-                match classify_message(&message) {
-                    "error" => Error::Remote(message),
-                    _ => Error::Sqlite {
-                        extended_code: None,
-                        message,
-                    },
-                }
-            }
+            E::Hrana(e) | E::WriteDelegation(e) => remote(&e.to_string()),
             E::ConnectionFailed(m) => Error::Sqlite {
                 extended_code: Some(primary::CANTOPEN),
                 message: m,
@@ -252,6 +256,92 @@ impl From<libsql::Error> for Error {
             },
         }
     }
+}
+
+/// Reads a remote failure. libsql 0.10 keeps its Hrana error type private
+/// and hands it over boxed, so its rendering is all there is to read: the
+/// transport failure (`http error: ...`), the HTTP status and the protocol
+/// error code of the server's answer (`api error: status=..., body=...`),
+/// or a statement's SQLite error (`stream error: Error { message, code }`).
+pub fn remote(rendered: &str) -> Error {
+    let text = rendered.trim_end_matches('`');
+    if let Some(rest) = text.strip_prefix("http error: `") {
+        return Error::Unavailable(format!("cannot reach the libSQL server: {rest}"));
+    }
+    if let Some(rest) = text.strip_prefix("api error: `") {
+        return api_error(rest);
+    }
+    if let Some(rest) = text.strip_prefix("stream error: `") {
+        if let (Some(message), Some(code)) =
+            (debug_field(rest, "message"), debug_field(rest, "code"))
+        {
+            return sqlite_from_server(&code, &message);
+        }
+    }
+    Error::Remote(text.to_string())
+}
+
+/// `status=400 Bad Request, body={"message": ..., "code": ...}`.
+fn api_error(rest: &str) -> Error {
+    let status: u16 = rest
+        .strip_prefix("status=")
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = rest.split_once("body=").map(|(_, b)| b).unwrap_or("");
+    let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let code = field("code").unwrap_or_default();
+    let message = field("message").unwrap_or_else(|| body.to_string());
+    match (status, code.as_str()) {
+        (401 | 403, _) => Error::Auth(format!(
+            "the libSQL server refused the credentials (HTTP {status}): {message}"
+        )),
+        (_, "STREAM_EXPIRED" | "STREAM_NOT_FOUND" | "STREAM_CLOSED") => Error::Disconnected(
+            format!("the server closed this connection's stream ({code}): {message}"),
+        ),
+        (_, c) if c.starts_with("SQLITE_") => sqlite_from_server(c, &message),
+        // sqld answers an unknown baton (its streams were lost in a
+        // restart) with a plain-text 400 and no code.
+        (400, "") if body.contains("baton") => Error::Disconnected(format!(
+            "the server no longer knows this connection's stream (it restarted?): {body}"
+        )),
+        (500..=599, _) => Error::Unavailable(format!(
+            "the libSQL server is unavailable (HTTP {status}): {message}"
+        )),
+        _ => Error::Remote(format!(
+            "the libSQL server answered HTTP {status}: {message}"
+        )),
+    }
+}
+
+/// A SQLite failure reported by the server by code name.
+fn sqlite_from_server(code: &str, message: &str) -> Error {
+    let message = message.strip_prefix("SQLite error: ").unwrap_or(message);
+    Error::Sqlite {
+        extended_code: None,
+        message: format!("{code}: {message}"),
+    }
+}
+
+/// The string value of `name: "..."` in a Rust `Debug` rendering.
+fn debug_field(rendered: &str, name: &str) -> Option<String> {
+    let start = rendered.find(&format!("{name}: \""))? + name.len() + 3;
+    let mut out = String::new();
+    let mut chars = rendered[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            '"' => return Some(out),
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -342,7 +432,30 @@ mod tests {
         assert_eq!(err.extended_code(), Some(2067));
     }
 
+    #[test]
+    fn remote_failures_are_read_by_kind() {
+        let expired = remote("api error: `status=400 Bad Request, body={\"message\":\"The stream has expired due to inactivity\",\"code\":\"STREAM_EXPIRED\"}`");
+        assert_eq!(expired.code(), "disconnected");
+        let baton = remote("api error: `status=400 Bad Request, body=Received an invalid baton`");
+        assert_eq!(baton.code(), "disconnected");
+        let auth = remote("api error: `status=401 Unauthorized, body={\"error\":\"Unauthorized: `The JWT is invalid`\"}`");
+        assert_eq!(auth.code(), "auth");
+        let down = remote("http error: `error trying to connect: tcp connect error: Connection refused (os error 111)`");
+        assert_eq!(down.code(), "unavailable");
+        let sql = remote("stream error: `Error { message: \"SQLite error: no such table: nope\", code: \"SQLITE_UNKNOWN\" }`");
+        assert_eq!(sql.code(), "error");
+        assert_eq!(sql.to_string(), "SQLITE_UNKNOWN: no such table: nope");
+        let unique = remote("stream error: `Error { message: \"SQLite error: UNIQUE constraint failed: t.v\", code: \"SQLITE_CONSTRAINT\" }`");
+        assert_eq!(unique.code(), "constraint_unique");
+        assert_eq!(remote("something new").code(), "remote");
+    }
+
     proptest! {
+        #[test]
+        fn remote_never_panics(text in ".*") {
+            let _ = remote(&text);
+        }
+
         #[test]
         fn every_code_classifies_to_a_known_atom(code in any::<i32>(), message in ".*") {
             let atom = classify(Some(code), &message);

@@ -1,7 +1,7 @@
 //! The Rust core of EctoLibSql: libSQL connections, statements and cursors
 //! as BEAM resources, with a per-connection statement cache. The NIF
 //! functions are thin shells; the rules live in plain modules (`cache`,
-//! `error`, `params`, `sql`) with their own tests.
+//! `error`, `panics`, `params`, `sql`) with their own tests.
 //!
 //! The NIF shells call the BEAM's `enif_*` API, which exists only inside a
 //! running VM: a test binary that links them cannot even start. So `cargo
@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod error;
+pub mod panics;
 pub mod params;
 pub mod sql;
 

@@ -127,6 +127,28 @@ impl ConnResource {
         }
     }
 
+    /// Runs `f`; on a remote connection outside a transaction whose stream
+    /// the server forgot (idle expiry, restart), replaces the connection
+    /// and runs `f` once more. The server refused the first attempt, so
+    /// nothing ran twice. Inside a transaction the error is returned: the
+    /// transaction is gone with the stream, and the caller replaces the
+    /// connection (`:disconnected` is fatal to DBConnection).
+    pub fn with_healing<T>(&self, mut f: impl FnMut(&mut ConnInner) -> Result<T>) -> Result<T> {
+        self.with(|inner| {
+            let healable = inner.kind == Kind::Remote && inner.conn.is_autocommit();
+            match f(inner) {
+                Err(err) if healable && matches!(err, Error::Disconnected(_)) => {
+                    let fresh = self.db.db.connect()?;
+                    *unpoison(self.interrupter.lock()) = Some(fresh.clone());
+                    inner.conn = fresh;
+                    inner.cache.clear();
+                    f(inner)
+                }
+                other => other,
+            }
+        })
+    }
+
     pub fn close(&self) {
         let closed = self.lock().take();
         *unpoison(self.interrupter.lock()) = None;
@@ -283,7 +305,8 @@ fn run_sql<'a>(
 ) -> Result<Term<'a>> {
     let driver = conn.driver();
     let params = decode_params(params)?;
-    conn.with(|inner| Ok(finish(inner.run_cached(env, driver, sql, params)?)))
+    let executed = conn.with_healing(|inner| inner.run_cached(env, driver, sql, params.clone()))?;
+    Ok(finish(executed))
 }
 
 /// `{:ok, result, cached?}`, as the DBConnection driver wants it.
@@ -404,15 +427,15 @@ fn reset(env: Env, conn: ResourceArc<ConnResource>) -> Term {
 
 #[rustler::nif(schedule = "DirtyIo")]
 fn ping(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    // Local: the connection answers from memory. Remote: no round trip on
-    // every idle interval; a broken link shows on the next real query.
-    reply_ok(
-        env,
-        conn.with(|inner| {
-            let _ = inner.conn.is_autocommit();
-            Ok(())
-        }),
-    )
+    // Local and replica: the connection answers from memory. Remote: a
+    // round trip, which also keeps the server's stream from expiring
+    // (sqld forgets a stream idle for 10 s) and replaces one it forgot.
+    let driver = conn.driver();
+    let result = conn.with_healing(|inner| match inner.kind {
+        Kind::Remote => inner.execute_sql(driver, "SELECT 1"),
+        _ => Ok(()),
+    });
+    reply_ok(env, result)
 }
 
 #[derive(NifMap)]

@@ -16,6 +16,9 @@ use crate::sql;
 /// that each execution does no more than bind and step.
 pub struct Prepared {
     pub stmt: libsql::Statement,
+    /// The SQL it was prepared from: replica statements are prepared
+    /// again for each run (see `run`).
+    pub sql: String,
     pub command: &'static str,
     pub columns: Vec<String>,
     pub param_count: usize,
@@ -39,6 +42,7 @@ impl Prepared {
         let param_count = stmt.parameter_count();
         Ok(Prepared {
             stmt,
+            sql: sql.to_string(),
             command: sql::command(sql),
             columns,
             param_count,
@@ -103,8 +107,21 @@ pub fn run<'a>(
     values: LibsqlParams,
 ) -> Result<Outcome<'a>> {
     let ncols = prepared.columns.len();
+    // libsql 0.10's replica statements ignore `reset` (their wrapper's
+    // reset is empty), and SQLite refuses new bindings on a statement that
+    // was not reset: a reused one would silently run with its first
+    // parameters. A replica therefore runs a freshly prepared statement
+    // every time (a local prepare, some microseconds); the cache still
+    // saves the metadata.
+    let fresh;
+    let stmt = if prepared.kind == crate::nif::database::Kind::Replica {
+        fresh = block_on(driver, conn.prepare(&prepared.sql))??;
+        &fresh
+    } else {
+        &prepared.stmt
+    };
     let result = block_on(driver, async {
-        let mut rows = prepared.stmt.query(values).await?;
+        let mut rows = stmt.query(values).await?;
         let mut out: Vec<Term<'a>> = Vec::new();
         let mut cells: Vec<Term<'a>> = Vec::with_capacity(ncols);
         while let Some(row) = rows.next().await? {
@@ -119,7 +136,7 @@ pub fn run<'a>(
     // Always reset, on success and on error alike: a statement left mid-step
     // keeps its read transaction open (and blocks checkpoints). Every run
     // ends here, so the next one finds the statement reset.
-    prepared.stmt.reset();
+    stmt.reset();
     let out = result??;
     if ncols == 0 {
         Ok(Outcome {
@@ -167,16 +184,18 @@ pub fn fetch_rows<'a>(
 /// Reads one cell. libSQL 0.10 reads TEXT through a C string and unwraps
 /// its UTF-8 check, so TEXT that is not UTF-8 (`CAST(x'ff' AS TEXT)`)
 /// panics inside `get_value`: that panic becomes an error, not a crashed
-/// call. (The C-string read also ends TEXT at its first NUL byte.)
+/// call, and prints nothing. (The C-string read also ends TEXT at its
+/// first NUL byte.)
 fn read_value(row: &libsql::Row, i: usize) -> libsql::Result<Value> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| row.get_value(i as i32)))
-        .unwrap_or_else(|_| {
-            // SQLITE_MISMATCH: the stored type cannot be read as asked.
-            Err(libsql::Error::SqliteFailure(
-                20,
-                format!("column {i} holds TEXT that is not valid UTF-8: CAST it to BLOB to read its bytes"),
-            ))
-        })
+    crate::panics::catch_quietly(|| row.get_value(i as i32)).unwrap_or_else(|_| {
+        // SQLITE_MISMATCH: the stored type cannot be read as asked.
+        Err(libsql::Error::SqliteFailure(
+            20,
+            format!(
+                "column {i} holds TEXT that is not valid UTF-8: CAST it to BLOB to read its bytes"
+            ),
+        ))
+    })
 }
 
 /// Column names as an Erlang list of binaries.

@@ -133,6 +133,7 @@ pub fn decode_value(term: Term) -> Result<Value> {
 /// Parameters as Elixir gives them: a list of values (positional) or a list
 /// of `{name, value}` pairs (named; the Elixir layer turns maps and keyword
 /// lists into that).
+#[derive(Clone)]
 pub enum Params {
     Positional(Vec<Value>),
     Named(Vec<(String, Value)>),

@@ -1,0 +1,126 @@
+defmodule Ecto.Adapters.LibSql.RemoteRepoTest do
+  # Ecto Repos on a remote libSQL server and on embedded replicas of it,
+  # against a real sqld (see EctoLibSql.TestServer; excluded without one).
+  use ExUnit.Case, async: false
+
+  import Ecto.Query
+  import EctoLibSql.TestDB, only: [tmp_dir!: 1]
+
+  alias EctoLibSql.TestServer
+
+  @moduletag :remote
+
+  defmodule Repo do
+    use Ecto.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
+  end
+
+  defmodule Post do
+    use Ecto.Schema
+
+    schema "posts" do
+      field(:title, :string)
+    end
+  end
+
+  # Each test gets its own server: some restart it.
+  setup ctx do
+    server = TestServer.start_supervised!()
+    %{server: server, dir: tmp_dir!(ctx)}
+  end
+
+  defp start_repo!(opts) do
+    start_supervised!({Repo, Keyword.merge([log: false, pool_size: 2], opts)})
+  end
+
+  # Runs `fun` with a Repo on `opts` that is stopped afterwards.
+  defp with_repo(opts, fun) do
+    start_repo!(opts)
+    fun.()
+    :ok = stop_supervised!(Repo)
+  end
+
+  defp create_posts!(n) do
+    Repo.query!("CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL)")
+    Repo.insert_all(Post, for(i <- 1..n, do: [id: i, title: "post #{i}"]))
+  end
+
+  defp modes(server, dir) do
+    [
+      local: [database: Path.join(dir, "local.db")],
+      remote: [uri: server.url],
+      replica: [database: Path.join(dir, "replica.db"), uri: server.url]
+    ]
+  end
+
+  test "one cached SELECT run with 100 different parameters returns 100 right rows, in every mode", ctx do
+    for {mode, opts} <- modes(ctx.server, ctx.dir) do
+      with_repo(opts, fn ->
+        # The replica reads the table the remote Repo created on the server.
+        if mode != :replica, do: create_posts!(100)
+
+        for i <- Enum.shuffle(1..100) do
+          assert %Post{id: ^i, title: title} = Repo.get(Post, i), "#{mode}: Repo.get(Post, #{i})"
+          assert title == "post #{i}"
+          assert [^i] = Repo.all(from(p in Post, where: p.title == ^"post #{i}", select: p.id)), "#{mode}: by title"
+        end
+      end)
+    end
+  end
+
+  test "a replica's stream reads each row once", ctx do
+    with_repo([uri: ctx.server.url], fn -> create_posts!(1000) end)
+
+    start_repo!(database: Path.join(ctx.dir, "replica.db"), uri: ctx.server.url)
+
+    {:ok, ids} = Repo.transaction(fn -> Repo.stream(from(p in Post, select: p.id), max_rows: 37) |> Enum.to_list() end)
+    assert Enum.sort(ids) == Enum.to_list(1..1000)
+  end
+
+  test "a remote Repo keeps working after the server forgets its streams (restart)", ctx do
+    start_repo!(uri: ctx.server.url, pool_size: 1)
+    create_posts!(3)
+    assert Repo.aggregate(Post, :count) == 3
+
+    TestServer.restart!(ctx.server)
+
+    # Outside a transaction: the statement runs again on a fresh stream.
+    assert Repo.aggregate(Post, :count) == 3
+    assert {:ok, %Post{id: 4}} = Repo.insert(%Post{id: 4, title: "after restart"})
+    assert Repo.aggregate(Post, :count) == 4
+  end
+
+  test "a transaction whose stream the server forgot fails clearly, and the next one works", ctx do
+    start_repo!(uri: ctx.server.url, pool_size: 1)
+    create_posts!(1)
+
+    err =
+      assert_raise EctoLibSql.Error, fn ->
+        Repo.transaction(fn ->
+          Repo.insert!(%Post{title: "inside"})
+          TestServer.restart!(ctx.server)
+          Repo.insert!(%Post{title: "lost"})
+        end)
+      end
+
+    assert err.code == :disconnected
+    # The transaction's work is gone with its stream; the pool replaced the connection.
+    assert Repo.all(from(p in Post, select: p.title)) == ["post 1"]
+    assert {:ok, _} = Repo.insert(%Post{title: "next"})
+  end
+
+  @tag timeout: 60_000
+  test "a remote Repo left idle longer than the server's stream expiry still answers", ctx do
+    start_repo!(uri: ctx.server.url, pool_size: 1)
+    create_posts!(1)
+    # sqld expires a stream idle for 10 s: the idle time is the behaviour under test.
+    Process.sleep(11_000)
+    assert Repo.aggregate(Post, :count) == 1
+  end
+
+  test "a server that is down reads as :unavailable", ctx do
+    start_repo!(uri: ctx.server.url, pool_size: 1)
+    create_posts!(1)
+    TestServer.stop(ctx.server)
+    assert {:error, %EctoLibSql.Error{code: :unavailable}} = Repo.query("SELECT count(*) FROM posts")
+  end
+end
