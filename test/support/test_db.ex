@@ -46,6 +46,40 @@ defmodule EctoLibSql.TestDB do
     rows
   end
 
+  @doc """
+  A recursive CTE that counts to `n`: long-running, but never endless, so
+  a test whose interrupt is lost still ends.
+  """
+  def counting_query(n \\ 2_000_000_000),
+    do: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < #{n}) SELECT count(*) FROM c"
+
+  @doc """
+  Interrupts `conn` until `task` (running a statement on it) finishes, and
+  returns the task's result with the time from the last interrupt to the
+  reply. An interrupt that reaches SQLite before the statement starts is
+  dropped by SQLite, so one interrupt is not enough to be sure.
+  """
+  def interrupt_until_done(conn, %Task{ref: ref} = task, deadline_ms \\ 10_000) do
+    deadline = System.monotonic_time(:millisecond) + deadline_ms
+    do_interrupt(conn, task, ref, deadline)
+  end
+
+  defp do_interrupt(conn, task, ref, deadline) do
+    sent = System.monotonic_time(:millisecond)
+    :ok = EctoLibSql.Native.interrupt(conn)
+
+    receive do
+      {^ref, result} ->
+        Process.demonitor(ref, [:flush])
+        {result, System.monotonic_time(:millisecond) - sent}
+    after
+      100 ->
+        if System.monotonic_time(:millisecond) > deadline,
+          do: flunk("the statement did not stop"),
+          else: do_interrupt(conn, task, ref, deadline)
+    end
+  end
+
   @doc "The OS resident set size of this VM, in bytes."
   def rss_bytes do
     "/proc/self/status"

@@ -18,7 +18,7 @@ defmodule EctoLibSql.TestServer do
   "$0" "$@" </dev/null >"$SQLD_LOG" 2>&1 &
   child=$!
   echo "$child"
-  (cat <&3 >/dev/null; kill -9 "$child" 2>/dev/null) &
+  (cat <&3; kill -9 "$child") >/dev/null 2>&1 &
   wait "$child"
   """
 
