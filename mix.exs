@@ -13,6 +13,9 @@ defmodule EctoLibSql.MixProject do
       elixirc_paths: elixirc_paths(Mix.env()),
       test_paths: test_paths(System.get_env("ECTO_LIBSQL_INTEGRATION")),
       deps: deps(),
+      # bin/test keeps one lock file per Elixir line (their Hex repositories
+      # differ); everyone else uses mix.lock.
+      lockfile: System.get_env("ECTO_LIBSQL_LOCKFILE", "mix.lock"),
       description: "Ecto adapter and DBConnection driver for libSQL (SQLite, Turso), with a Rust NIF core",
       package: package(),
       source_url: @source_url,
