@@ -1,4 +1,3 @@
-
 defmodule EctoLibSql.DriverTest do
   use EctoLibSql.DriverCase, async: true
 

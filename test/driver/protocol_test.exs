@@ -1,4 +1,3 @@
-
 defmodule EctoLibSql.ProtocolTest do
   use EctoLibSql.DriverCase, async: true
 
