@@ -271,6 +271,14 @@ pub fn remote(rendered: &str) -> Error {
     if let Some(rest) = text.strip_prefix("api error: `") {
         return api_error(rest);
     }
+    // `cursor error: error at step 0: (error code: SQLITE_CONSTRAINT) SQLite error: ...`
+    if let Some(rest) = text.strip_prefix("cursor error: `") {
+        if let Some((_, after)) = rest.split_once("(error code: ") {
+            if let Some((code, message)) = after.split_once(')') {
+                return sqlite_from_server(code, message.trim_start_matches([' ', '`']));
+            }
+        }
+    }
     if let Some(rest) = text.strip_prefix("stream error: `") {
         if let (Some(message), Some(code)) =
             (debug_field(rest, "message"), debug_field(rest, "code"))
@@ -447,6 +455,12 @@ mod tests {
         assert_eq!(sql.to_string(), "SQLITE_UNKNOWN: no such table: nope");
         let unique = remote("stream error: `Error { message: \"SQLite error: UNIQUE constraint failed: t.v\", code: \"SQLITE_CONSTRAINT\" }`");
         assert_eq!(unique.code(), "constraint_unique");
+        let cursor = remote("cursor error: `error at step 0: (error code: SQLITE_CONSTRAINT) `SQLite error: NOT NULL constraint failed: t.v`");
+        assert_eq!(cursor.code(), "constraint_not_null");
+        assert_eq!(
+            cursor.to_string(),
+            "SQLITE_CONSTRAINT: NOT NULL constraint failed: t.v"
+        );
         assert_eq!(remote("something new").code(), "remote");
     }
 
