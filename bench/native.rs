@@ -1,4 +1,4 @@
-//! Criterion benches for the native crate: W7 of /work/shared/WORKLOADS.md
+//! Criterion benches for the native crate: W7 of bench/README.md
 //! (the native floor, plain Rust on the `libsql` crate) and the crate's own
 //! pure hot paths (statement cache policy, SQL classification).
 //!

@@ -1,4 +1,4 @@
-# The workloads of WORKLOADS.md (W1-W7), measured in one run and printed as a
+# The workloads of bench/README.md (W1-W7), measured in one run and printed as a
 # markdown table (see bench/README.md).
 #
 #     bench/run                              # the wrapper; sets up the

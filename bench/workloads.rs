@@ -1,4 +1,4 @@
-//! The W7 "native floor" workloads of /work/shared/WORKLOADS.md in plain Rust
+//! The W7 "native floor" workloads of bench/README.md in plain Rust
 //! on the `libsql` crate, with no BEAM in the way. Shared by the criterion
 //! bench (`bench/native.rs`) and the example that `bench/run.exs` runs to
 //! put W7 next to the Elixir figures (`native/ecto_libsql/examples/floor.rs`).

@@ -10,8 +10,11 @@ defmodule EctoLibSql do
   `start_link/1` takes every option of `EctoLibSql.Native.open/1`, the
   `DBConnection` pool options, and:
 
-    * `:default_transaction_mode` - `:deferred` (default), `:immediate` or
-      `:exclusive`, used by `transaction/3` unless it is given `mode:`
+    * `:default_transaction_mode` - `:immediate` (default), `:deferred` or
+      `:exclusive`, used by `transaction/3` unless it is given `mode:`.
+      IMMEDIATE takes the write lock at BEGIN, so a transaction that reads
+      and then writes waits for other writers instead of failing with
+      `:busy`; use `mode: :deferred` for read-only transactions
     * `:max_rows` - rows per chunk for `stream/4`, default 500
 
   All connections of a pool share one opened database, so a `:memory:`

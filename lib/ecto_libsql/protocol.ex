@@ -19,7 +19,7 @@ defmodule EctoLibSql.Protocol do
             database: nil,
             mode: :local,
             label: nil,
-            default_transaction_mode: :deferred,
+            default_transaction_mode: :immediate,
             max_rows: 500,
             types: %EctoLibSql.Types{}
 
@@ -47,7 +47,10 @@ defmodule EctoLibSql.Protocol do
   def connect(opts) do
     started = System.monotonic_time()
     native_opts = Keyword.take(opts, EctoLibSql.Options.keys())
-    default_mode = Keyword.get(opts, :default_transaction_mode, :deferred)
+    # IMMEDIATE: a DEFERRED transaction that reads and then writes fails at
+    # once with SQLITE_BUSY_SNAPSHOT when another writer committed between
+    # its read and its write, and no busy timeout can help it.
+    default_mode = Keyword.get(opts, :default_transaction_mode, :immediate)
 
     with :ok <- check_transaction_mode(default_mode),
          {:ok, database} <- database(opts, native_opts),

@@ -38,6 +38,31 @@ defmodule EctoLibSql.ProtocolTest do
       assert %Result{rows: [[1]]} = EctoLibSql.query!(pool, "SELECT sum(a) FROM t")
     end
 
+    test "transactions are IMMEDIATE by default: read-then-update from 16 processes loses nothing", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 8)
+      EctoLibSql.query!(pool, "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+      EctoLibSql.query!(pool, "INSERT INTO counter VALUES (1, 0)")
+
+      results =
+        1..16
+        |> Task.async_stream(
+          fn _ ->
+            for _ <- 1..25 do
+              EctoLibSql.transaction(pool, fn conn ->
+                %Result{rows: [[n]]} = EctoLibSql.query!(conn, "SELECT n FROM counter WHERE id = 1")
+                EctoLibSql.query!(conn, "UPDATE counter SET n = ? WHERE id = 1", [n + 1])
+              end)
+            end
+          end,
+          timeout: 60_000
+        )
+        |> Enum.flat_map(fn {:ok, list} -> list end)
+
+      # A DEFERRED read-then-write would fail with busy (SQLITE_BUSY_SNAPSHOT) here.
+      assert Enum.reject(results, &match?({:ok, _}, &1)) == []
+      assert %Result{rows: [[400]]} = EctoLibSql.query!(pool, "SELECT n FROM counter WHERE id = 1")
+    end
+
     test "modes per transaction and by default", %{path: path} do
       pool = start_pool!(database: path, pool_size: 2, default_transaction_mode: :immediate)
       EctoLibSql.query!(pool, "CREATE TABLE t (a INTEGER)")

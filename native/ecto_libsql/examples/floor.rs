@@ -1,4 +1,4 @@
-//! W7, the native floor of /work/shared/WORKLOADS.md, as machine-readable
+//! W7, the native floor of the workloads in bench/README.md, as machine-readable
 //! lines for `bench/run.exs`:
 //!
 //!     W7 <case> <median µs/op> <best µs/op>
@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use workloads::*;
 
-/// W1 and W6 calls per repetition, as WORKLOADS.md asks of W1 and W6.
+/// W1 and W6 calls per repetition, as bench/README.md asks of W1 and W6.
 const W1_CALLS: i64 = 20_000;
 const W6_CALLS: i64 = 50_000;
 
