@@ -29,6 +29,11 @@ Application.put_env(:ecto_libsql, PoolRepo,
   adapter: Ecto.Adapters.LibSql,
   database: Path.join(tmp, "pool.db"),
   pool_size: 5,
+  # "transactions are not shared in repo" holds a writing transaction open
+  # until a second transaction has read: with IMMEDIATE (the default) the
+  # reader's BEGIN waits for the writer's lock, and the writer waits for
+  # the reader. DEFERRED read-only transactions never wait in WAL mode.
+  default_transaction_mode: :deferred,
   show_sensitive_data_on_connection_error: true
 )
 
