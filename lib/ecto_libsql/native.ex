@@ -19,16 +19,20 @@ defmodule EctoLibSql.Native do
   binaries (TEXT; without NUL bytes, which libSQL 0.10 would read back cut
   short) and `{:blob, binary}` (BLOB). Anything else is a `:misuse` error.
 
-  ## Scheduling
+  ## Scheduling and timeouts
 
-  Work that can touch the disk or the network runs on dirty IO
-  schedulers. A SELECT whose prepared statement is already cached, on a
-  local connection nobody else is using, is first tried on the calling
-  scheduler, which saves the hand-off to a dirty scheduler (on a busy
-  machine several times the cost of a point read). It gives up at once, and
-  the query runs on a dirty scheduler, if a lock is busy or the statement
-  runs longer than 0.5 ms (a watchdog thread interrupts it); a SELECT has
-  no side effects, so running it again is safe.
+  Nothing here runs on a BEAM scheduler. Each connection has a thread of
+  its own that runs its calls in order; a call hands its work over and
+  waits for the reply in `receive`. Calls that take a `timeout` (default
+  #{15_000} ms) stop the work when it runs out (the statement is
+  interrupted, a wait for the write lock abandoned) and return
+  `code: :timeout`; no late reply ever reaches the caller.
+
+  Writers of one VM to the same database file queue for its write gate in
+  arrival order (a transaction that may write, `:immediate` or
+  `:exclusive`, from its BEGIN to its end; an autocommit write for its
+  statement), so they never fail with `:busy`; SQLite's busy timeout is
+  left to writers in other OS processes.
 
   ## Results
 
@@ -36,7 +40,9 @@ defmodule EctoLibSql.Native do
   floats, TEXT and BLOB as binaries and NULL as `nil`.
   """
 
-  alias EctoLibSql.{Cursor, Error, Nif, Options, Result}
+  alias EctoLibSql.{Cursor, Error, Job, Nif, Options, Result}
+
+  @timeout 15_000
 
   @typedoc "A connection handle."
   @type conn :: reference()
@@ -50,6 +56,14 @@ defmodule EctoLibSql.Native do
   @doc "The version of SQLite that libSQL bundles, e.g. `\"3.47.0\"`."
   @spec sqlite_version() :: String.t()
   def sqlite_version, do: Nif.sqlite_version()
+
+  @doc """
+  How many connection threads are alive in this VM. Each connection has
+  one, from `open/1` or `connect/2` until shortly after `close/1` (or after
+  its last reference is garbage collected).
+  """
+  @spec connection_threads() :: non_neg_integer()
+  def connection_threads, do: Nif.connection_threads()
 
   @doc """
   Opens a database and one connection to it.
@@ -73,8 +87,8 @@ defmodule EctoLibSql.Native do
   @spec open(keyword()) :: {:ok, conn()} | error()
   def open(opts) do
     with {:ok, {db_opts, conn_opts}} <- Options.parse(opts),
-         {:ok, db} <- Nif.open_database(db_opts) do
-      Nif.connect(db, conn_opts)
+         {:ok, db} <- Job.on_thread(&Nif.open_database(&1, db_opts)) do
+      connect_with(db, conn_opts)
     end
   end
 
@@ -85,7 +99,7 @@ defmodule EctoLibSql.Native do
   """
   @spec open_database(keyword()) :: {:ok, database()} | error()
   def open_database(opts) do
-    with {:ok, {db_opts, _}} <- Options.parse(opts), do: Nif.open_database(db_opts)
+    with {:ok, {db_opts, _}} <- Options.parse(opts), do: Job.on_thread(&Nif.open_database(&1, db_opts))
   end
 
   @doc """
@@ -96,41 +110,70 @@ defmodule EctoLibSql.Native do
   @spec connect(database(), keyword()) :: {:ok, conn()} | error()
   def connect(database, opts) when is_reference(database) do
     with {:ok, conn_opts} <- Options.parse_connect(opts, Nif.database_kind(database)),
-         do: Nif.connect(database, conn_opts)
+         do: connect_with(database, conn_opts)
   end
+
+  defp connect_with(database, conn_opts),
+    do: Job.run(nil, :infinity, &Nif.connect(&1, database, conn_opts))
 
   @doc "The database a connection belongs to."
   @spec database(conn()) :: database()
   def database(conn), do: Nif.connection_database(conn)
 
-  @doc "Closes the connection, its statements and its cursors."
+  @doc """
+  Closes the connection, its statements and its cursors. A statement
+  running on the connection is interrupted, so this never waits for one;
+  it returns once the connection's thread has closed the connection (or
+  after 5 s, when that thread is stuck in a wait SQLite cannot interrupt,
+  such as a busy wait on another OS process's lock: it then finishes in
+  the background). Closing a closed connection is `:ok`.
+  """
   @spec close(conn()) :: :ok
-  def close(conn), do: Nif.close(conn)
+  def close(conn) do
+    _ =
+      Job.run(conn, 5_000, fn tag ->
+        case Nif.close(tag, conn) do
+          :closed -> {:error, %Error{code: :closed, message: "the connection is closed"}}
+          seq -> seq
+        end
+      end)
+
+    :ok
+  end
 
   @doc """
   Runs `sql` with `params` and returns every row. The statement is
   prepared through the connection's cache, bound, stepped and reset in one
-  native call.
+  call to the connection's thread. Options: `:timeout` (ms).
   """
-  @spec query(conn(), iodata(), params()) :: {:ok, Result.t()} | error()
-  def query(conn, sql, params \\ []) do
+  @spec query(conn(), iodata(), params(), keyword()) :: {:ok, Result.t()} | error()
+  def query(conn, sql, params \\ [], opts \\ []) do
     with {:ok, params} <- encode_params(params) do
-      sql = sql_text(sql)
-
-      # A cached SELECT on a local connection runs without the hand-off to
-      # a dirty scheduler when it can (see "Scheduling" above); anything
-      # else, or anything that would block or run long, runs dirty.
-      case Nif.query_fast(conn, sql, params) do
-        :dirty -> Nif.query(conn, sql, params)
-        reply -> reply
-      end
+      Job.run(conn, timeout(opts), &Nif.query(&1, conn, sql_text(sql), params, false))
     end
   end
 
+  @doc false
+  # `query/4` for the DBConnection driver: `{:ok, {result, cached?}}`,
+  # where `cached?` tells whether the statement came from the cache.
+  @spec query_traced(conn(), String.t(), list() | {:named, list()}, keyword()) ::
+          {:ok, {Result.t(), boolean()}} | error()
+  def query_traced(conn, sql, encoded_params, opts) do
+    Job.run(conn, timeout(opts), &Nif.query(&1, conn, sql, encoded_params, true))
+  end
+
+  @doc false
+  # Prepares `sql` into the connection's statement cache without running it:
+  # `{:ok, {command, columns}}`.
+  @spec prepare_cached(conn(), String.t(), keyword()) :: {:ok, {atom(), [String.t()]}} | error()
+  def prepare_cached(conn, sql, opts \\ []),
+    do: Job.run(conn, timeout(opts), &Nif.prepare_cached(&1, conn, sql))
+
   @doc "Runs `sql` and returns the number of rows it changed."
-  @spec execute(conn(), iodata(), params()) :: {:ok, non_neg_integer()} | error()
-  def execute(conn, sql, params \\ []) do
-    with {:ok, params} <- encode_params(params), do: Nif.execute(conn, sql_text(sql), params)
+  @spec execute(conn(), iodata(), params(), keyword()) :: {:ok, non_neg_integer()} | error()
+  def execute(conn, sql, params \\ [], opts \\ []) do
+    with {:ok, params} <- encode_params(params),
+         do: Job.run(conn, timeout(opts), &Nif.execute(&1, conn, sql_text(sql), params))
   end
 
   @doc """
@@ -153,43 +196,41 @@ defmodule EctoLibSql.Native do
   closing its connection, or by the garbage collector.
   """
   @spec prepare(conn(), iodata()) :: {:ok, stmt()} | error()
-  def prepare(conn, sql), do: Nif.prepare(conn, sql_text(sql))
+  def prepare(conn, sql), do: Job.run(conn, @timeout, &Nif.prepare(&1, conn, sql_text(sql)))
 
   @doc "Runs a prepared statement and returns its rows."
-  @spec query_stmt(stmt(), params()) :: {:ok, Result.t()} | error()
-  def query_stmt(stmt, params \\ []) do
-    with {:ok, params} <- encode_params(params) do
-      case Nif.stmt_query_fast(stmt, params) do
-        :dirty -> Nif.stmt_query(stmt, params)
-        reply -> reply
-      end
-    end
+  @spec query_stmt(stmt(), params(), keyword()) :: {:ok, Result.t()} | error()
+  def query_stmt(stmt, params \\ [], opts \\ []) do
+    with {:ok, params} <- encode_params(params),
+         do: Job.run(stmt, timeout(opts), &Nif.stmt_query(&1, stmt, params))
   end
 
   @doc "Runs a prepared statement and returns the number of rows changed."
-  @spec execute_stmt(stmt(), params()) :: {:ok, non_neg_integer()} | error()
-  def execute_stmt(stmt, params \\ []) do
-    with {:ok, params} <- encode_params(params), do: Nif.stmt_execute(stmt, params)
+  @spec execute_stmt(stmt(), params(), keyword()) :: {:ok, non_neg_integer()} | error()
+  def execute_stmt(stmt, params \\ [], opts \\ []) do
+    with {:ok, params} <- encode_params(params),
+         do: Job.run(stmt, timeout(opts), &Nif.stmt_execute(&1, stmt, params))
   end
 
   @doc "Finalizes a prepared statement; later use gives `code: :closed`."
   @spec close_stmt(stmt()) :: :ok | error()
-  def close_stmt(stmt), do: Nif.stmt_close(stmt)
+  def close_stmt(stmt), do: Job.run_ok(stmt, @timeout, &Nif.stmt_close(&1, stmt))
 
   @doc "The statement's result columns as `{name, declared_type | nil}`."
   @spec stmt_columns(stmt()) :: {:ok, [{String.t(), String.t() | nil}]} | error()
-  def stmt_columns(stmt), do: Nif.stmt_columns(stmt)
+  def stmt_columns(stmt), do: Job.run(stmt, @timeout, &Nif.stmt_columns(&1, stmt))
 
   @doc "How many parameters the statement takes."
   @spec stmt_parameter_count(stmt()) :: {:ok, non_neg_integer()} | error()
-  def stmt_parameter_count(stmt), do: Nif.stmt_parameter_count(stmt)
+  def stmt_parameter_count(stmt), do: Job.run(stmt, @timeout, &Nif.stmt_parameter_count(&1, stmt))
 
   @doc """
   The name of parameter `index` (1-based) with its prefix (`":id"`,
   `"@id"`, `"$id"`, `"?3"`), or `nil` for an anonymous `?`.
   """
   @spec stmt_parameter_name(stmt(), pos_integer()) :: {:ok, String.t() | nil} | error()
-  def stmt_parameter_name(stmt, index) when is_integer(index), do: Nif.stmt_parameter_name(stmt, index)
+  def stmt_parameter_name(stmt, index) when is_integer(index),
+    do: Job.run(stmt, @timeout, &Nif.stmt_parameter_name(&1, stmt, index))
 
   @doc """
   Runs several statements in one native call: a string of `;`-separated
@@ -217,50 +258,60 @@ defmodule EctoLibSql.Native do
         end
       end)
       |> case do
-        {:ok, list} -> Nif.batch_statements(conn, Enum.reverse(list), transactional)
+        {:ok, list} -> Job.run(conn, @timeout, &Nif.batch_statements(&1, conn, Enum.reverse(list), transactional))
         error -> error
       end
     else
-      Nif.batch_sql(conn, sql_text(statements), transactional)
+      batch_sql(conn, statements, transactional)
     end
   end
 
-  defp run_batch(conn, sql, transactional), do: Nif.batch_sql(conn, sql_text(sql), transactional)
+  defp run_batch(conn, sql, transactional), do: batch_sql(conn, sql, transactional)
 
-  @doc "Begins a transaction: `:deferred` (default), `:immediate` or `:exclusive`."
-  @spec begin(conn(), :deferred | :immediate | :exclusive) :: :ok | error()
-  def begin(conn, mode \\ :deferred) when mode in [:deferred, :immediate, :exclusive],
-    do: Nif.begin(conn, mode)
+  defp batch_sql(conn, sql, transactional),
+    do: Job.run(conn, @timeout, &Nif.batch_sql(&1, conn, sql_text(sql), transactional))
+
+  @doc """
+  Begins a transaction: `:deferred` (default), `:immediate` or
+  `:exclusive`. On a local database, `:immediate` and `:exclusive` first
+  wait (up to `timeout`) for the database's write gate.
+  """
+  @spec begin(conn(), :deferred | :immediate | :exclusive, keyword()) :: :ok | error()
+  def begin(conn, mode \\ :deferred, opts \\ []) when mode in [:deferred, :immediate, :exclusive],
+    do: Job.run_ok(conn, timeout(opts), &Nif.begin(&1, conn, mode))
 
   @doc "Commits the open transaction."
   @spec commit(conn()) :: :ok | error()
-  def commit(conn), do: Nif.commit(conn)
+  def commit(conn), do: Job.run_ok(conn, @timeout, &Nif.commit(&1, conn))
 
   @doc "Rolls back the open transaction."
   @spec rollback(conn()) :: :ok | error()
-  def rollback(conn), do: Nif.rollback(conn)
+  def rollback(conn), do: Job.run_ok(conn, @timeout, &Nif.rollback(&1, conn))
 
   @doc "`:transaction` inside a transaction, `:idle` otherwise (from SQLite's autocommit state)."
   @spec transaction_status(conn()) :: {:ok, :idle | :transaction} | error()
   def transaction_status(conn) do
-    with {:ok, auto} <- Nif.autocommit(conn), do: {:ok, if(auto, do: :idle, else: :transaction)}
+    with {:ok, auto} <- autocommit?(conn), do: {:ok, if(auto, do: :idle, else: :transaction)}
   end
 
   @doc "Whether the connection is outside any transaction."
   @spec autocommit?(conn()) :: {:ok, boolean()} | error()
-  def autocommit?(conn), do: Nif.autocommit(conn)
+  def autocommit?(conn), do: Job.run(conn, @timeout, &Nif.autocommit(&1, conn))
 
   @doc "Opens a savepoint. Names are letters, digits and underscores."
   @spec savepoint(conn(), String.t() | atom()) :: :ok | error()
-  def savepoint(conn, name), do: Nif.savepoint_op(conn, :savepoint, to_string(name))
+  def savepoint(conn, name), do: savepoint_op(conn, :savepoint, name)
 
   @doc "Releases (commits) a savepoint."
   @spec release(conn(), String.t() | atom()) :: :ok | error()
-  def release(conn, name), do: Nif.savepoint_op(conn, :release, to_string(name))
+  def release(conn, name), do: savepoint_op(conn, :release, name)
 
   @doc "Rolls back to a savepoint, which stays open."
   @spec rollback_to(conn(), String.t() | atom()) :: :ok | error()
-  def rollback_to(conn, name), do: Nif.savepoint_op(conn, :rollback_to, to_string(name))
+  def rollback_to(conn, name), do: savepoint_op(conn, :rollback_to, name)
+
+  defp savepoint_op(conn, op, name),
+    do: Job.run_ok(conn, @timeout, &Nif.savepoint_op(&1, conn, op, to_string(name)))
 
   @doc """
   Starts stepping `sql` without reading its rows: `fetch/2` reads them a
@@ -270,7 +321,7 @@ defmodule EctoLibSql.Native do
   @spec declare_cursor(conn(), iodata(), params()) :: {:ok, Cursor.t()} | error()
   def declare_cursor(conn, sql, params \\ []) do
     with {:ok, params} <- encode_params(params),
-         {:ok, {ref, columns}} <- Nif.declare_cursor(conn, sql_text(sql), params) do
+         {:ok, {ref, columns}} <- Job.run(conn, @timeout, &Nif.declare_cursor(&1, conn, sql_text(sql), params)) do
       {:ok, %Cursor{ref: ref, columns: columns}}
     end
   end
@@ -282,7 +333,7 @@ defmodule EctoLibSql.Native do
   """
   @spec fetch(Cursor.t(), pos_integer()) :: {:cont, list()} | {:halt, list()} | error()
   def fetch(%Cursor{ref: ref}, max_rows) when is_integer(max_rows) and max_rows > 0 do
-    case Nif.fetch(ref, max_rows) do
+    case Job.run(ref, @timeout, &Nif.fetch(&1, ref, max_rows)) do
       {:ok, chunk} -> chunk
       error -> error
     end
@@ -292,19 +343,23 @@ defmodule EctoLibSql.Native do
 
   @doc "Closes a cursor before it is exhausted."
   @spec close_cursor(Cursor.t()) :: :ok | error()
-  def close_cursor(%Cursor{ref: ref}), do: Nif.close_cursor(ref)
+  def close_cursor(%Cursor{ref: ref}), do: Job.run_ok(ref, @timeout, &Nif.close_cursor(&1, ref))
 
   @doc """
-  Stops the statement running on `conn` now. Callable from any process; it
-  does not wait for the running statement, which returns
-  `code: :interrupted`.
+  Stops the statement running on `conn` now, and every call made on it
+  before this one that has not finished (even one that has not started
+  yet); later calls are not affected. Callable from any process; it does
+  not wait: the stopped calls return `code: :interrupted`.
   """
   @spec interrupt(conn()) :: :ok | error()
-  def interrupt(conn), do: Nif.interrupt(conn)
+  def interrupt(conn) do
+    if Nif.closed(conn), do: error(:closed, "the connection is closed"), else: Nif.interrupt(conn)
+  end
 
   @doc "Sets how long (ms) the connection waits for a lock before `:busy`."
   @spec busy_timeout(conn(), non_neg_integer()) :: :ok | error()
-  def busy_timeout(conn, ms) when is_integer(ms) and ms >= 0, do: Nif.set_busy_timeout(conn, ms)
+  def busy_timeout(conn, ms) when is_integer(ms) and ms >= 0,
+    do: Job.run_ok(conn, @timeout, &Nif.set_busy_timeout(&1, conn, ms))
 
   @doc "Reads a pragma: `{:ok, value}` for a single value, else the rows."
   @spec pragma(conn(), atom() | String.t()) :: {:ok, term()} | error()
@@ -341,7 +396,7 @@ defmodule EctoLibSql.Native do
   open transaction rolled back.
   """
   @spec reset(conn()) :: :ok | error()
-  def reset(conn), do: Nif.reset(conn)
+  def reset(conn), do: Job.run_ok(conn, @timeout, &Nif.reset(&1, conn))
 
   @doc """
   `:ok` while the connection is open and answers. On a remote connection
@@ -349,7 +404,7 @@ defmodule EctoLibSql.Native do
   transaction, replaces a stream the server forgot.
   """
   @spec ping(conn()) :: :ok | error()
-  def ping(conn), do: Nif.ping(conn)
+  def ping(conn, opts \\ []), do: Job.run_ok(conn, timeout(opts), &Nif.ping(&1, conn))
 
   @doc "Rows changed by the last statement."
   @spec changes(conn()) :: {:ok, non_neg_integer()} | error()
@@ -364,7 +419,7 @@ defmodule EctoLibSql.Native do
   def last_insert_rowid(conn), do: counter(conn, :last_insert_rowid)
 
   defp counter(conn, key) do
-    with {:ok, counters} <- Nif.counters(conn), do: {:ok, Map.fetch!(counters, key)}
+    with {:ok, counters} <- Job.run(conn, @timeout, &Nif.counters(&1, conn)), do: {:ok, Map.fetch!(counters, key)}
   end
 
   @doc """
@@ -372,46 +427,40 @@ defmodule EctoLibSql.Native do
   numbers of open explicit `statements` and `cursors`.
   """
   @spec cache_stats(conn()) :: {:ok, map()} | error()
-  def cache_stats(conn), do: Nif.cache_stats(conn)
-
-  @doc """
-  Writes dirty pages of the open write transaction to disk early.
-
-  libSQL 0.10 does not expose `sqlite3_db_cacheflush` through its public
-  API, so this returns `code: :unsupported` on every connection rather than
-  pretending to have flushed; committing (or `PRAGMA wal_checkpoint`) is
-  what writes data through.
-  """
-  @spec cacheflush(conn()) :: :ok | error()
-  def cacheflush(conn) do
-    with :ok <- ping(conn),
-         do: error(:unsupported, "cacheflush is not available: libSQL does not expose sqlite3_db_cacheflush")
-  end
+  def cache_stats(conn), do: Job.run(conn, @timeout, &Nif.cache_stats(&1, conn))
 
   @doc "Allows or forbids `load_extension/3` on this connection (forbidden by default)."
   @spec enable_load_extension(conn(), boolean()) :: :ok | error()
-  def enable_load_extension(conn, enable) when is_boolean(enable), do: Nif.enable_load_extension(conn, enable)
+  def enable_load_extension(conn, enable) when is_boolean(enable),
+    do: Job.run_ok(conn, @timeout, &Nif.enable_load_extension(&1, conn, enable))
 
   @doc "Loads a SQLite extension from a shared library. A failed load is an error."
   @spec load_extension(conn(), Path.t(), String.t() | nil) :: :ok | error()
-  def load_extension(conn, path, entry_point \\ nil), do: Nif.load_extension(conn, to_string(path), entry_point)
+  def load_extension(conn, path, entry_point \\ nil),
+    do: Job.run_ok(conn, @timeout, &Nif.load_extension(&1, conn, to_string(path), entry_point))
 
   @doc "Pulls new frames from the primary (embedded replicas): `{:ok, {frame_no, frames_synced}}`."
   @spec sync(conn()) :: {:ok, {non_neg_integer() | nil, non_neg_integer()}} | error()
-  def sync(conn), do: on_database(conn, &Nif.db_sync/1)
+  def sync(conn), do: on_database(conn, fn db -> Job.on_thread(&Nif.db_sync(&1, db)) end)
 
-  @doc "Syncs until the replica has reached `frame`."
-  @spec sync_until(conn(), non_neg_integer()) :: {:ok, {non_neg_integer() | nil, non_neg_integer()}} | error()
-  def sync_until(conn, frame) when is_integer(frame) and frame >= 0,
-    do: on_database(conn, &Nif.db_sync_until(&1, frame))
+  @doc """
+  Syncs until the replica has reached `frame`, giving up with
+  `code: :timeout` after `timeout` ms (default 30,000).
+  """
+  @spec sync_until(conn(), non_neg_integer(), keyword()) ::
+          {:ok, {non_neg_integer() | nil, non_neg_integer()}} | error()
+  def sync_until(conn, frame, opts \\ []) when is_integer(frame) and frame >= 0 do
+    timeout = Keyword.get(opts, :timeout, 30_000)
+    on_database(conn, fn db -> Job.on_thread(&Nif.db_sync_until(&1, db, frame, timeout)) end)
+  end
 
   @doc "The replica's current replication index (frame number), or `nil` before any sync."
   @spec replication_index(conn()) :: {:ok, non_neg_integer() | nil} | error()
-  def replication_index(conn), do: on_database(conn, &Nif.db_replication_index/1)
+  def replication_index(conn), do: on_database(conn, fn db -> Job.on_thread(&Nif.db_replication_index(&1, db)) end)
 
   @doc "Flushes the replicator's pending frames to the local file."
   @spec flush_replicator(conn()) :: {:ok, non_neg_integer() | nil} | error()
-  def flush_replicator(conn), do: on_database(conn, &Nif.db_flush_replicator/1)
+  def flush_replicator(conn), do: on_database(conn, fn db -> Job.on_thread(&Nif.db_flush_replicator(&1, db)) end)
 
   @doc "The highest frame number this replica's writes produced on the primary."
   @spec max_write_replication_index(conn()) :: {:ok, non_neg_integer() | nil} | error()
@@ -423,8 +472,10 @@ defmodule EctoLibSql.Native do
   # connection: a closed connection still answers `:closed`, like every
   # other call on it.
   defp on_database(conn, fun) do
-    with :ok <- ping(conn), do: fun.(database(conn))
+    if Nif.closed(conn), do: error(:closed, "the connection is closed"), else: fun.(database(conn))
   end
+
+  defp timeout(opts), do: Keyword.get(opts, :timeout, @timeout)
 
   @doc false
   # Maps and keyword lists become `{:named, [{name, value}]}` for the NIF.

@@ -13,7 +13,7 @@ defmodule EctoLibSql.Protocol do
 
   @behaviour DBConnection
 
-  alias EctoLibSql.{Error, Native, Nif, Query, Result, Telemetry}
+  alias EctoLibSql.{Error, Native, Query, Result, Telemetry}
 
   defstruct conn: nil,
             database: nil,
@@ -122,21 +122,21 @@ defmodule EctoLibSql.Protocol do
   def handle_begin(opts, state) do
     case Keyword.get(opts, :mode, :transaction) do
       :savepoint -> savepoint(state, &Native.savepoint(&1, "ecto_libsql_savepoint"), :transaction)
-      mode -> begin(mode, state)
+      mode -> begin(mode, opts, state)
     end
   end
 
   # BEGIN, COMMIT and ROLLBACK run without asking for the status first (one
   # native call, not two); SQLite's refusal tells when the connection was
   # not in the expected state, and DBConnection is told so.
-  defp begin(mode, %__MODULE__{conn: conn} = state) do
+  defp begin(mode, opts, %__MODULE__{conn: conn} = state) do
     mode = if mode == :transaction, do: state.default_transaction_mode, else: mode
 
     with :ok <- check_transaction_mode(mode),
-         :ok <- Native.begin(conn, mode) do
+         :ok <- Native.begin(conn, mode, opts) do
       {:ok, %Result{command: :begin, num_rows: 0}, state}
     else
-      {:error, %Error{message: "cannot start a transaction within a transaction" <> _}} -> {:transaction, state}
+      {:error, %Error{code: :in_transaction}} -> {:transaction, state}
       {:error, %Error{} = err} -> error(err, state)
     end
   end
@@ -172,8 +172,8 @@ defmodule EctoLibSql.Protocol do
       :ok ->
         {:ok, %Result{command: command, num_rows: 0}, state}
 
-      {:error, %Error{message: "cannot " <> rest} = err} ->
-        if rest =~ "no transaction is active", do: {:idle, state}, else: error(err, state)
+      {:error, %Error{code: :no_transaction}} ->
+        {:idle, state}
 
       {:error, err} ->
         error(err, state)
@@ -200,29 +200,24 @@ defmodule EctoLibSql.Protocol do
   ## Prepared queries
 
   @impl true
-  def handle_prepare(%Query{statement: sql} = query, _opts, %__MODULE__{conn: conn} = state) do
-    case Nif.prepare_cached(conn, sql) do
+  def handle_prepare(%Query{statement: sql} = query, opts, %__MODULE__{conn: conn} = state) do
+    case Native.prepare_cached(conn, sql, opts) do
       {:ok, {command, columns}} -> {:ok, %{query | command: command, columns: columns}, state}
       {:error, err} -> error(%{err | statement: sql}, state)
     end
   end
 
   @impl true
-  def handle_execute(%Query{statement: sql} = query, params, _opts, %__MODULE__{conn: conn} = state) do
+  def handle_execute(%Query{statement: sql} = query, params, opts, %__MODULE__{conn: conn} = state) do
     started = System.monotonic_time()
 
     case Native.encode_params(EctoLibSql.Types.finalize(params, state.types)) do
       {:ok, params} ->
-        reply =
-          case Nif.query_traced_fast(conn, sql, params) do
-            :dirty -> Nif.query_traced(conn, sql, params)
-            reply -> reply
-          end
-
+        reply = Native.query_traced(conn, sql, params, opts)
         duration = System.monotonic_time() - started
 
         case reply do
-          {:ok, result, cached} ->
+          {:ok, {result, cached}} ->
             Telemetry.query(duration, result.num_rows, %{
               sql: sql,
               command: result.command,
@@ -288,10 +283,9 @@ defmodule EctoLibSql.Protocol do
   @impl true
   def disconnect(err, %__MODULE__{conn: conn} = state) do
     # DBConnection calls this from the pool when a client outlived its
-    # timeout, while the client may still be inside a statement: interrupt
-    # it first (that never waits for the statement), then close, which
-    # waits only until the interrupted statement has returned.
-    _ = Native.interrupt(conn)
+    # timeout, while the client may still be inside a statement: close
+    # interrupts it and returns at once; the connection's thread finishes
+    # the statement's cleanup and closes.
     :ok = Native.close(conn)
     Telemetry.disconnect(%{database: state.label, reason: err})
     :ok

@@ -66,9 +66,6 @@ defmodule EctoLibSql.ConnectionTest do
     assert Native.ping(open_memory!()) == :ok
   end
 
-  test "cacheflush is :unsupported (libSQL does not expose it)" do
-    assert_error(Native.cacheflush(open_memory!()), :unsupported)
-  end
 
   describe "extensions" do
     test "loading while disabled fails" do
@@ -127,7 +124,6 @@ defmodule EctoLibSql.ConnectionTest do
       total_changes: fn -> Native.total_changes(conn) end,
       last_insert_rowid: fn -> Native.last_insert_rowid(conn) end,
       cache_stats: fn -> Native.cache_stats(conn) end,
-      cacheflush: fn -> Native.cacheflush(conn) end,
       enable_load_extension: fn -> Native.enable_load_extension(conn, true) end,
       load_extension: fn -> Native.load_extension(conn, "/x.so") end,
       sync: fn -> Native.sync(conn) end,

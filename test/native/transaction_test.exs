@@ -33,21 +33,30 @@ defmodule EctoLibSql.TransactionTest do
 
   test "begin inside a transaction is an error", %{conn: conn} do
     :ok = Native.begin(conn)
-    assert_error(Native.begin(conn, :immediate), :error)
+    assert_error(Native.begin(conn, :immediate), :in_transaction)
     assert Native.transaction_status(conn) == {:ok, :transaction}
   end
 
   test "commit and rollback without a transaction are errors", %{conn: conn} do
-    assert_error(Native.commit(conn), :error)
-    assert_error(Native.rollback(conn), :error)
+    assert_error(Native.commit(conn), :no_transaction)
+    assert_error(Native.rollback(conn), :no_transaction)
   end
 
-  test "an immediate transaction makes a writer without busy timeout fail :busy", %{conn: conn} do
+  test "a writer of this VM waits for an immediate transaction's write gate, in the BEAM, up to its timeout",
+       %{conn: conn} do
     other = open!(database: db_path(conn), busy_timeout: 0)
     :ok = Native.begin(conn, :immediate)
-    assert_error(Native.execute(other, "INSERT INTO t VALUES (2)"), :busy)
+    # No :busy even without a busy timeout: it queues for the gate, and its
+    # own timeout ends the wait.
+    started = System.monotonic_time(:millisecond)
+    assert_error(Native.execute(other, "INSERT INTO t VALUES (2)", [], timeout: 300), :timeout)
+    assert System.monotonic_time(:millisecond) - started < 1_000
+
+    waiting = Task.async(fn -> Native.execute(other, "INSERT INTO t VALUES (3)") end)
+    {:ok, 1} = Native.execute(conn, "INSERT INTO t VALUES (1)")
     :ok = Native.commit(conn)
-    assert {:ok, 1} = Native.execute(other, "INSERT INTO t VALUES (2)")
+    assert {:ok, 1} = Task.await(waiting)
+    assert rows!(conn, "SELECT x FROM t ORDER BY x") == [[1], [3]]
   end
 
   test "savepoints roll back and release inside a transaction", %{conn: conn} do

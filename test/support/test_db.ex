@@ -93,11 +93,31 @@ defmodule EctoLibSql.TestDB do
     end)
   end
 
-  @doc "Collects garbage in every process, so dropped handles are freed."
-  def full_gc do
+  @doc """
+  Collects garbage in every process, so dropped handles are freed, and
+  waits (up to 30 s) until the connection threads of the freed handles
+  have finished, so that their memory is returned.
+  """
+  def full_gc(threads_left \\ nil) do
     for pid <- Process.list(), do: :erlang.garbage_collect(pid)
-    Process.sleep(50)
+    # Freed resources can release others (a statement its connection).
     for pid <- Process.list(), do: :erlang.garbage_collect(pid)
+    if threads_left, do: await_threads(threads_left, System.monotonic_time(:millisecond) + 30_000)
     :ok
+  end
+
+  defp await_threads(limit, deadline) do
+    cond do
+      EctoLibSql.Native.connection_threads() <= limit ->
+        :ok
+
+      System.monotonic_time(:millisecond) > deadline ->
+        flunk("#{EctoLibSql.Native.connection_threads()} connection threads still alive, expected at most #{limit}")
+
+      true ->
+        # Threads end on their own; there is no message to wait for.
+        Process.sleep(10)
+        await_threads(limit, deadline)
+    end
   end
 end

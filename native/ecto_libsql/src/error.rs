@@ -70,6 +70,15 @@ pub enum Error {
     /// The server cannot be reached (connection refused, DNS, 5xx).
     #[error("{0}")]
     Unavailable(String),
+    /// BEGIN while a transaction is open.
+    #[error("cannot start a transaction within a transaction")]
+    InTransaction,
+    /// COMMIT or ROLLBACK with no transaction open.
+    #[error("no transaction is active")]
+    NoTransaction,
+    /// An operation did not finish within its time limit.
+    #[error("{0}")]
+    Timeout(String),
     /// The server forgot this connection's stream (idle expiry, restart):
     /// the connection must be replaced, and an open transaction is lost.
     #[error("{0}")]
@@ -99,6 +108,9 @@ impl Error {
             Error::Auth(_) => "auth",
             Error::Unavailable(_) => "unavailable",
             Error::Disconnected(_) => "disconnected",
+            Error::Timeout(_) => "timeout",
+            Error::InTransaction => "in_transaction",
+            Error::NoTransaction => "no_transaction",
         }
     }
 

@@ -1,7 +1,7 @@
 //! The Rust core of EctoLibSql: libSQL connections, statements and cursors
 //! as BEAM resources, with a per-connection statement cache. The NIF
 //! functions are thin shells; the rules live in plain modules (`cache`,
-//! `error`, `panics`, `params`, `sql`) with their own tests.
+//! `control`, `error`, `gate`, `panics`, `params`, `sql`) with their own tests.
 //!
 //! The NIF shells call the BEAM's `enif_*` API, which exists only inside a
 //! running VM: a test binary that links them cannot even start. So `cargo
@@ -9,7 +9,9 @@
 //! ExUnit, where they run for real.
 
 pub mod cache;
+pub mod control;
 pub mod error;
+pub mod gate;
 pub mod panics;
 pub mod params;
 pub mod sql;
@@ -21,12 +23,11 @@ mod nif {
     pub mod cursor;
     pub mod database;
     pub mod exec;
-    pub mod fast;
     pub mod runtime;
     pub mod statement;
     pub mod term;
     pub mod transaction;
-    pub mod watchdog;
+    pub mod worker;
 
     /// The SQLite version libSQL bundles, for `EctoLibSql.Native.sqlite_version/0`.
     #[rustler::nif]

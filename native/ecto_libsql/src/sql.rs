@@ -16,6 +16,20 @@ pub fn command(sql: &str) -> &'static str {
     }
 }
 
+/// Whether a statement run outside a transaction must hold the write gate
+/// (see `gate`): everything but reads and transaction control, and a BEGIN
+/// that takes the write lock at once. A PRAGMA counts as a write (some
+/// change the file); holding the gate for a read one costs nothing more.
+pub fn takes_write_lock(sql: &str) -> bool {
+    match command(sql) {
+        "select" | "explain" | "commit" | "rollback" | "savepoint" | "release" => false,
+        "begin" => keywords(sql).skip(1).any(|(w, _)| {
+            w.eq_ignore_ascii_case("immediate") || w.eq_ignore_ascii_case("exclusive")
+        }),
+        _ => true,
+    }
+}
+
 fn dml(word: &str) -> Option<&'static str> {
     ["select", "insert", "update", "delete", "replace"]
         .into_iter()
@@ -105,6 +119,19 @@ fn keywords(sql: &str) -> impl Iterator<Item = (String, usize)> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_and_immediate_begins_take_the_write_lock() {
+        assert!(takes_write_lock("INSERT INTO t VALUES (1)"));
+        assert!(takes_write_lock("WITH x AS (SELECT 1) UPDATE t SET a = 1"));
+        assert!(takes_write_lock("begin immediate"));
+        assert!(takes_write_lock("BEGIN EXCLUSIVE TRANSACTION"));
+        assert!(!takes_write_lock("BEGIN"));
+        assert!(!takes_write_lock("BEGIN DEFERRED"));
+        assert!(!takes_write_lock("SELECT * FROM t"));
+        assert!(!takes_write_lock("WITH x AS (SELECT 1) SELECT * FROM x"));
+        assert!(!takes_write_lock("COMMIT"));
+    }
 
     #[test]
     fn first_keyword_decides() {

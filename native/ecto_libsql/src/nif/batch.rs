@@ -4,10 +4,12 @@
 
 use rustler::{Encoder, Env, ResourceArc, Term};
 
+use crate::control::Interruptible;
 use crate::error::Result;
 use crate::nif::connection::ConnResource;
 use crate::nif::runtime::{block_on, Driver};
-use crate::nif::term::{decode_params, encode_result, reply};
+use crate::nif::term::{decode_params, encode_result, Params};
+use crate::nif::worker::{handed_over, submit};
 
 fn batch_results<'a>(
     env: Env<'a>,
@@ -40,18 +42,28 @@ fn batch_results<'a>(
     Ok(results.encode(env))
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
+#[rustler::nif]
 fn batch_sql<'a>(
     env: Env<'a>,
+    tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
     sql: String,
     transactional: bool,
 ) -> Term<'a> {
-    let driver = conn.driver();
-    let result = conn.with(|inner| {
+    let seq = submit(&conn.worker, env, tag, move |inner, ctx, env| {
+        let driver = inner.driver();
+        // SQL text is not classified statement by statement: a batch
+        // outside a transaction takes the write gate.
+        if inner.conn.is_autocommit() {
+            inner.take_write_gate(ctx)?;
+        }
+        let batch = |inner: &mut crate::nif::connection::ConnInner, sql: &str| -> Result<Term> {
+            let _running = ctx.enter(Interruptible::Connection(inner.conn.clone()))?;
+            let rows = block_on(driver, inner.conn.execute_batch(sql))??;
+            batch_results(env, driver, rows)
+        };
         if !transactional {
-            let batch = block_on(driver, inner.conn.execute_batch(&sql))??;
-            return batch_results(env, driver, batch);
+            return batch(inner, &sql);
         }
         // libSQL's own transactional batch returns no results and cannot
         // nest: wrap the plain batch in BEGIN or, inside an open
@@ -66,13 +78,10 @@ fn batch_sql<'a>(
         } else {
             ("BEGIN", "COMMIT", "ROLLBACK")
         };
-        inner.execute_sql(driver, begin)?;
-        let ran = block_on(driver, inner.conn.execute_batch(&sql))
-            .and_then(|batch| Ok(batch?))
-            .and_then(|batch| batch_results(env, driver, batch));
-        match ran {
+        inner.execute_sql(ctx, begin)?;
+        match batch(inner, &sql) {
             Ok(results) => {
-                inner.execute_sql(driver, done)?;
+                inner.execute_sql(ctx, done)?;
                 Ok(results)
             }
             Err(err) => {
@@ -82,63 +91,69 @@ fn batch_sql<'a>(
             }
         }
     });
-    reply(env, result)
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
+#[rustler::nif]
 fn batch_statements<'a>(
     env: Env<'a>,
+    tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
     statements: Vec<(String, Term<'a>)>,
     transactional: bool,
 ) -> Term<'a> {
-    let driver = conn.driver();
-    let result = conn.with(|inner| {
-        // Inside a transaction already, the batch nests as a savepoint.
-        let nested = transactional && !inner.conn.is_autocommit();
-        if transactional {
-            let begin = if nested {
-                "SAVEPOINT ecto_libsql_batch"
-            } else {
-                "BEGIN"
-            };
-            inner.execute_sql(driver, begin)?;
-        }
-        let mut results = Vec::with_capacity(statements.len());
-        let mut failure = None;
-        for (sql, params) in &statements {
-            let step = decode_params(*params).and_then(|p| inner.run_cached(env, driver, sql, p));
-            match step {
-                Ok(executed) => results.push(executed.result(env)),
-                Err(err) => {
-                    failure = Some(err);
-                    break;
+    let decoded: Result<Vec<(String, Params)>> = statements
+        .into_iter()
+        .map(|(sql, params)| decode_params(params).map(|p| (sql, p)))
+        .collect();
+    let seq = decoded.and_then(|statements| {
+        submit(&conn.worker, env, tag, move |inner, ctx, env| {
+            let driver = inner.driver();
+            // Inside a transaction already, the batch nests as a savepoint.
+            let nested = transactional && !inner.conn.is_autocommit();
+            if transactional {
+                if nested {
+                    inner.execute_sql(ctx, "SAVEPOINT ecto_libsql_batch")?;
+                } else {
+                    inner.take_write_gate(ctx)?;
+                    inner.execute_sql(ctx, "BEGIN IMMEDIATE")?;
                 }
             }
-        }
-        match (transactional, failure) {
-            (false, Some(err)) => Err(err),
-            (false, None) => Ok(results.encode(env)),
-            (true, Some(err)) => {
-                let undo = if nested {
-                    "ROLLBACK TO ecto_libsql_batch; RELEASE ecto_libsql_batch"
-                } else {
-                    "ROLLBACK"
-                };
-                // The batch's own error is the one to report.
-                let _ = block_on(driver, inner.conn.execute_batch(undo));
-                Err(err)
+            let mut results = Vec::with_capacity(statements.len());
+            let mut failure = None;
+            for (sql, params) in statements {
+                match inner.run_cached(env, ctx, &sql, params) {
+                    Ok(executed) => results.push(executed.result(env)),
+                    Err(err) => {
+                        failure = Some(err);
+                        break;
+                    }
+                }
             }
-            (true, None) => {
-                let done = if nested {
-                    "RELEASE ecto_libsql_batch"
-                } else {
-                    "COMMIT"
-                };
-                inner.execute_sql(driver, done)?;
-                Ok(results.encode(env))
+            match (transactional, failure) {
+                (false, Some(err)) => Err(err),
+                (false, None) => Ok(results.encode(env)),
+                (true, Some(err)) => {
+                    let undo = if nested {
+                        "ROLLBACK TO ecto_libsql_batch; RELEASE ecto_libsql_batch"
+                    } else {
+                        "ROLLBACK"
+                    };
+                    // The batch's own error is the one to report.
+                    let _ = block_on(driver, inner.conn.execute_batch(undo));
+                    Err(err)
+                }
+                (true, None) => {
+                    let done = if nested {
+                        "RELEASE ecto_libsql_batch"
+                    } else {
+                        "COMMIT"
+                    };
+                    inner.execute_sql(ctx, done)?;
+                    Ok(results.encode(env))
+                }
             }
-        }
+        })
     });
-    reply(env, result)
+    handed_over(env, seq)
 }

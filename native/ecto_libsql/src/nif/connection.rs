@@ -1,130 +1,121 @@
-//! A connection: one libSQL connection, its statement cache, and the
-//! explicit statements and cursors opened on it. Everything that touches the
-//! libSQL connection holds `inner`'s lock; `interrupter` is a separate handle
-//! so that `interrupt/1` never waits for the statement it is stopping.
+//! A connection: its worker (see `worker`), which owns the libSQL
+//! connection, its statement cache, and the explicit statements and
+//! cursors opened on it. The NIFs here hand jobs to the worker and return
+//! at once; the worker replies to the caller.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
 
 use crate::cache::StatementCache;
+use crate::control::{Abandoned, Control};
 use crate::error::{Error, Result};
+use crate::gate::GateGuard;
 use crate::nif::database::{DbResource, Kind};
-use crate::nif::exec::{closed_connection, columns_term, run, Prepared};
-use crate::nif::runtime::{block_on, Driver};
-use crate::nif::term::{decode_params, encode_result, reply, reply_ok};
+use crate::nif::exec::{columns_term, run, Prepared};
+use crate::nif::runtime::{block_on, take_dropped, Driver};
+use crate::nif::term::{atoms, decode_params, encode_result};
+use crate::nif::worker::{handed_over, submit, submit_ok, Ctx, Reply, Worker};
 
 /// An open cursor: a result set being stepped, owned by one process.
 pub struct OpenCursor {
     pub rows: libsql::Rows,
     // Kept so the statement outlives its rows; dropped (finalized) with them.
-    pub _stmt: libsql::Statement,
+    pub stmt: Arc<libsql::Statement>,
     pub ncols: usize,
     pub owner: rustler::LocalPid,
 }
 
+/// The connection's state, owned by its worker thread.
 pub struct ConnInner {
     pub conn: libsql::Connection,
-    /// Remote and replica statements need their parameters bound differently.
-    pub kind: crate::nif::database::Kind,
-    /// The busy timeout to restore after a fast-path call, which runs with
-    /// none (it must not sleep on a normal scheduler).
-    pub busy_timeout: Duration,
+    db: ResourceArc<DbResource>,
+    pub kind: Kind,
     pub cache: StatementCache<Prepared>,
     pub statements: HashMap<u64, Prepared>,
     pub cursors: HashMap<u64, OpenCursor>,
-}
-
-/// Handles dropped by the garbage collector while the connection was busy:
-/// removed the next time the connection is locked, so a destructor never
-/// blocks a scheduler.
-pub enum Orphan {
-    Statement(u64),
-    Cursor(u64),
+    /// Held from the start of a writing transaction (or autocommit write)
+    /// until the connection is back in autocommit mode.
+    gate: Option<GateGuard>,
+    /// Set when a remote call was cut short inside a transaction: the
+    /// server's side of it is unknown, so the connection must be replaced.
+    broken: bool,
 }
 
 pub struct ConnResource {
     pub db: ResourceArc<DbResource>,
-    pub kind: Kind,
-    inner: Mutex<Option<ConnInner>>,
-    interrupter: Mutex<Option<libsql::Connection>>,
-    orphans: Mutex<Vec<Orphan>>,
+    pub worker: Worker,
     next_id: AtomicU64,
 }
 
 #[rustler::resource_impl]
 impl rustler::Resource for ConnResource {}
 
-fn unpoison<T>(result: std::result::Result<T, PoisonError<T>>) -> T {
-    // A panic is caught at the NIF boundary; the data it left is still
-    // consistent for our uses (at worst a statement needing a reset).
-    result.unwrap_or_else(PoisonError::into_inner)
+impl Drop for ConnResource {
+    fn drop(&mut self) {
+        // The last handle is gone: the worker finishes and closes.
+        self.worker.close(None);
+    }
 }
 
 impl ConnResource {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl ConnInner {
     pub fn driver(&self) -> Driver {
         self.kind.driver()
     }
 
-    pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<ConnInner>> {
-        unpoison(self.inner.lock())
-    }
-
-    /// Runs `f` on the open connection if nobody holds it now; `None` when
-    /// it is busy (the fast path never waits on a normal scheduler).
-    pub fn try_with<T>(&self, f: impl FnOnce(&mut ConnInner) -> Result<T>) -> Option<Result<T>> {
-        let mut guard = match self.inner.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        };
-        Some(match guard.as_mut() {
-            Some(inner) => {
-                self.reap(inner);
-                f(inner)
+    /// Waits for the database's write gate unless this connection holds it
+    /// already (a local database's writers of this VM queue there).
+    pub fn take_write_gate(&mut self, ctx: &Ctx) -> Result<()> {
+        if self.gate.is_none() {
+            if let Some(gate) = ctx.control.gate() {
+                let guard = gate
+                    .acquire(|| ctx.is_cancelled())
+                    .map_err(|_| ctx.stopped())?;
+                self.gate = Some(guard);
             }
-            None => Err(closed_connection()),
-        })
+        }
+        Ok(())
     }
 
-    /// Runs `f` on the open connection, or fails with `:closed`.
-    pub fn with<T>(&self, f: impl FnOnce(&mut ConnInner) -> Result<T>) -> Result<T> {
-        let mut guard = self.lock();
-        let inner = guard.as_mut().ok_or_else(closed_connection)?;
-        self.reap(inner);
-        f(inner)
-    }
-
-    fn reap(&self, inner: &mut ConnInner) {
-        let orphans = std::mem::take(&mut *unpoison(self.orphans.lock()));
-        for orphan in orphans {
-            match orphan {
-                Orphan::Statement(id) => drop(inner.statements.remove(&id)),
-                Orphan::Cursor(id) => drop(inner.cursors.remove(&id)),
+    /// Called by the worker after every job.
+    pub fn after_job(&mut self) {
+        if take_dropped() {
+            // A remote call was abandoned mid-flight. Outside a transaction
+            // a fresh stream is as good; inside one, the transaction is lost.
+            if self.conn.is_autocommit() {
+                let _ = self.replace_connection();
+            } else {
+                self.broken = true;
             }
+        }
+        if self.gate.is_some() && self.conn.is_autocommit() {
+            self.gate = None;
         }
     }
 
-    /// Forgets a statement or cursor whose handle was garbage collected.
-    pub fn release(&self, orphan: Orphan) {
-        match self.inner.try_lock() {
-            Ok(mut guard) => {
-                if let Some(inner) = guard.as_mut() {
-                    match orphan {
-                        Orphan::Statement(id) => drop(inner.statements.remove(&id)),
-                        Orphan::Cursor(id) => drop(inner.cursors.remove(&id)),
-                    }
-                }
-            }
-            Err(_) => unpoison(self.orphans.lock()).push(orphan),
+    fn replace_connection(&mut self) -> Result<()> {
+        self.conn = self.db.db.connect()?;
+        self.cache.clear();
+        self.broken = false;
+        Ok(())
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.broken {
+            return Err(Error::Disconnected(
+                "a remote call was cut short inside a transaction: the transaction is lost".into(),
+            ));
         }
+        Ok(())
     }
 
     /// Runs `f`; on a remote connection outside a transaction whose stream
@@ -133,59 +124,46 @@ impl ConnResource {
     /// nothing ran twice. Inside a transaction the error is returned: the
     /// transaction is gone with the stream, and the caller replaces the
     /// connection (`:disconnected` is fatal to DBConnection).
-    pub fn with_healing<T>(&self, mut f: impl FnMut(&mut ConnInner) -> Result<T>) -> Result<T> {
-        self.with(|inner| {
-            let healable = inner.kind == Kind::Remote && inner.conn.is_autocommit();
-            match f(inner) {
-                Err(err) if healable && matches!(err, Error::Disconnected(_)) => {
-                    let fresh = self.db.db.connect()?;
-                    *unpoison(self.interrupter.lock()) = Some(fresh.clone());
-                    inner.conn = fresh;
-                    inner.cache.clear();
-                    f(inner)
-                }
-                other => other,
+    pub fn with_healing<T>(&mut self, mut f: impl FnMut(&mut ConnInner) -> Result<T>) -> Result<T> {
+        self.check_usable()?;
+        let healable = self.kind == Kind::Remote && self.conn.is_autocommit();
+        match f(self) {
+            Err(Error::Disconnected(_)) if healable => {
+                self.replace_connection()?;
+                f(self)
             }
-        })
-    }
-
-    pub fn close(&self) {
-        let closed = self.lock().take();
-        *unpoison(self.interrupter.lock()) = None;
-        // Statements and cursors are finalized before the connection.
-        if let Some(mut inner) = closed {
-            inner.cursors.clear();
-            inner.statements.clear();
-            inner.cache.clear();
+            other => other,
         }
     }
-}
 
-impl ConnInner {
     /// Runs `sql` through the statement cache.
     pub fn run_cached<'a>(
         &mut self,
         env: Env<'a>,
-        driver: Driver,
+        ctx: &Ctx,
         sql: &str,
         params: crate::nif::term::Params,
     ) -> Result<Executed<'a>> {
-        let executed = if self.cache.get(sql).is_some() {
-            let prepared = self
-                .cache
-                .peek(sql)
-                .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
-            execute_prepared(env, driver, &self.conn, prepared, params).map(|mut executed| {
-                executed.cached = true;
-                executed
-            })
-        } else {
+        if self.conn.is_autocommit() && crate::sql::takes_write_lock(sql) {
+            self.take_write_gate(ctx)?;
+        }
+        let driver = self.driver();
+        let cached = self.cache.get(sql).is_some();
+        if !cached {
             let prepared = Prepared::prepare(driver, self.kind, &self.conn, sql)?;
-            match self.cache.insert(sql, prepared) {
-                Ok(prepared) => execute_prepared(env, driver, &self.conn, prepared, params),
-                Err(uncached) => execute_prepared(env, driver, &self.conn, &uncached, params),
+            if let Err(uncached) = self.cache.insert(sql, prepared) {
+                // Caching disabled: run it once and drop it.
+                return execute_prepared(env, ctx, &self.conn, &uncached, params);
             }
-        };
+        }
+        let prepared = self
+            .cache
+            .peek(sql)
+            .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
+        let executed = execute_prepared(env, ctx, &self.conn, prepared, params).map(|mut e| {
+            e.cached = cached;
+            e
+        });
         if matches!(&executed, Ok(e) if e.schema_change) {
             // Cached column lists may be stale now.
             self.cache.clear();
@@ -193,9 +171,19 @@ impl ConnInner {
         executed
     }
 
-    pub fn execute_sql(&mut self, driver: Driver, sql: &str) -> Result<()> {
-        block_on(driver, self.conn.execute(sql, ()))??;
+    /// Runs SQL with no result (transaction control), interruptibly.
+    pub fn execute_sql(&mut self, ctx: &Ctx, sql: &str) -> Result<()> {
+        let _running = ctx.enter(crate::control::Interruptible::Connection(self.conn.clone()))?;
+        block_on(self.driver(), self.conn.execute(sql, ()))??;
         Ok(())
+    }
+
+    /// Finalizes statements and cursors before the connection closes.
+    pub fn shut_down(mut self) {
+        self.cursors.clear();
+        self.statements.clear();
+        self.cache.clear();
+        self.gate = None;
     }
 }
 
@@ -219,19 +207,25 @@ impl<'a> Executed<'a> {
             self.outcome.num_rows,
         )
     }
+
+    /// `{result, cached?}`, as the DBConnection driver wants it.
+    pub fn traced(self, env: Env<'a>) -> Term<'a> {
+        let cached = self.cached;
+        (self.result(env), cached).encode(env)
+    }
 }
 
 /// Binds `params` to a prepared statement and runs it.
 pub fn execute_prepared<'a>(
     env: Env<'a>,
-    driver: Driver,
+    ctx: &Ctx,
     conn: &libsql::Connection,
     prepared: &Prepared,
     params: crate::nif::term::Params,
 ) -> Result<Executed<'a>> {
     let values = prepared.bind_values(params)?;
     let columns = (!prepared.columns.is_empty()).then(|| columns_term(env, &prepared.columns));
-    let outcome = run(env, driver, conn, prepared, values)?;
+    let outcome = run(env, ctx, conn, prepared, values)?;
     Ok(Executed {
         columns,
         outcome,
@@ -250,12 +244,12 @@ pub struct ConnectOpts {
     pub setup_sql: Vec<String>,
 }
 
-fn connect_to(db: ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<ConnResource> {
+fn open_connection(db: &ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<ConnInner> {
     let kind = db.kind;
     let conn = db.db.connect()?;
     if kind != Kind::Remote {
         // First, so the setup statements below already wait instead of
-        // failing when another connection holds the lock.
+        // failing when another process holds the lock.
         conn.busy_timeout(Duration::from_millis(opts.busy_timeout))?;
     }
     block_on(kind.driver(), async {
@@ -265,94 +259,127 @@ fn connect_to(db: ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<ConnRes
         }
         Ok::<_, libsql::Error>(())
     })??;
-    Ok(ConnResource {
-        db,
+    Ok(ConnInner {
+        conn,
+        db: db.clone(),
         kind,
-        interrupter: Mutex::new(Some(conn.clone())),
-        inner: Mutex::new(Some(ConnInner {
-            conn,
-            kind,
-            busy_timeout: Duration::from_millis(opts.busy_timeout),
-            cache: StatementCache::new(opts.statement_cache_size),
-            statements: HashMap::new(),
-            cursors: HashMap::new(),
-        })),
-        orphans: Mutex::new(Vec::new()),
-        next_id: AtomicU64::new(1),
+        cache: StatementCache::new(opts.statement_cache_size),
+        statements: HashMap::new(),
+        cursors: HashMap::new(),
+        gate: None,
+        broken: false,
     })
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn connect<'a>(env: Env<'a>, db: ResourceArc<DbResource>, opts: ConnectOpts) -> Term<'a> {
-    let result = connect_to(db, &opts).map(|c| ResourceArc::new(c).encode(env));
-    reply(env, result)
-}
-
-#[rustler::nif(schedule = "DirtyIo")]
-fn close(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    conn.close();
-    reply_ok(env, Ok(()))
-}
-
-/// Decodes `params`, runs `sql` through the cache and shapes the outcome
-/// with `finish`: the body of `query`, `query_traced` and `execute`.
-fn run_sql<'a>(
+/// Starts a connection's worker, which connects and replies
+/// `{:ok, conn}` or `{:error, error}`.
+#[rustler::nif]
+fn connect<'a>(
     env: Env<'a>,
-    conn: &ConnResource,
-    sql: &str,
-    params: Term<'a>,
-    finish: impl FnOnce(Executed<'a>) -> Term<'a>,
-) -> Result<Term<'a>> {
-    let driver = conn.driver();
-    let params = decode_params(params)?;
-    let executed = conn.with_healing(|inner| inner.run_cached(env, driver, sql, params.clone()))?;
-    Ok(finish(executed))
+    tag: Term<'a>,
+    db: ResourceArc<DbResource>,
+    opts: ConnectOpts,
+) -> Term<'a> {
+    let control = Arc::new(Control::new(db.gate.clone()));
+    let seq = Worker::spawn(control).and_then(|worker| {
+        let resource = ResourceArc::new(ConnResource {
+            db: db.clone(),
+            worker,
+            next_id: AtomicU64::new(1),
+        });
+        let handle = resource.clone();
+        let reply_to = Reply::new(env, tag);
+        resource.worker.post(move |slot, _ctx| {
+            let opened = open_connection(&db, &opts);
+            let outgoing = reply_to.build(|env| match opened {
+                Ok(inner) => {
+                    *slot = Some(inner);
+                    (atoms::ok(), handle.encode(env)).encode(env)
+                }
+                Err(err) => crate::nif::term::reply(env, Err(err)),
+            });
+            // The worker must not keep its own connection alive.
+            drop(handle);
+            Some(outgoing)
+        })
+    });
+    handed_over(env, seq)
 }
 
-/// `{:ok, result, cached?}`, as the DBConnection driver wants it.
-pub fn traced<'a>(env: Env<'a>, executed: Executed<'a>) -> Term<'a> {
-    let cached = executed.cached;
-    (crate::nif::term::atoms::ok(), executed.result(env), cached).encode(env)
+/// Closes the connection: what runs is interrupted at once, queued jobs
+/// answer `:closed`, and the worker finalizes everything, closes the
+/// connection and replies `:ok`. Returns the job number of that reply, or
+/// `:closed` when the connection was closed already.
+#[rustler::nif]
+fn close<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
+    let reply_to = Reply::new(env, tag);
+    let last = move || Some(reply_to.build(|env| atoms::ok().encode(env)));
+    match conn.worker.close(Some(Box::new(last))) {
+        Some(seq) => seq.encode(env),
+        None => atoms::closed().encode(env),
+    }
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
+#[rustler::nif]
 fn query<'a>(
     env: Env<'a>,
+    tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
     sql: String,
     params: Term<'a>,
+    traced: bool,
 ) -> Term<'a> {
-    reply(env, run_sql(env, &conn, &sql, params, |e| e.result(env)))
+    let seq = decode_params(params).and_then(|params| {
+        submit(&conn.worker, env, tag, move |inner, ctx, env| {
+            let executed =
+                inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
+            Ok(if traced {
+                executed.traced(env)
+            } else {
+                executed.result(env)
+            })
+        })
+    });
+    handed_over(env, seq)
 }
 
-/// `query/3` for the DBConnection driver: `{:ok, result, cached?}`.
-#[rustler::nif(schedule = "DirtyIo")]
-fn query_traced<'a>(
+#[rustler::nif]
+fn execute<'a>(
     env: Env<'a>,
+    tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
     sql: String,
     params: Term<'a>,
 ) -> Term<'a> {
-    match run_sql(env, &conn, &sql, params, |e| traced(env, e)) {
-        Ok(term) => term,
-        Err(err) => reply(env, Err(err)),
-    }
+    let seq = decode_params(params).and_then(|params| {
+        submit(&conn.worker, env, tag, move |inner, ctx, env| {
+            let executed =
+                inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
+            Ok(executed.outcome.num_rows.encode(env))
+        })
+    });
+    handed_over(env, seq)
 }
 
 /// Prepares `sql` into the statement cache without running it (a cache
 /// hit costs one lookup): `{:ok, {command, columns}}`. Errors in the SQL
 /// surface here rather than at the first execution.
-#[rustler::nif(schedule = "DirtyIo")]
-fn prepare_cached<'a>(env: Env<'a>, conn: ResourceArc<ConnResource>, sql: String) -> Term<'a> {
-    let driver = conn.driver();
-    let describe = |prepared: &Prepared| -> Result<Term<'a>> {
-        Ok((
-            rustler::Atom::from_str(env, prepared.command)?,
-            &prepared.columns,
-        )
-            .encode(env))
-    };
-    let result = conn.with(|inner| {
+#[rustler::nif]
+fn prepare_cached<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    conn: ResourceArc<ConnResource>,
+    sql: String,
+) -> Term<'a> {
+    let seq = submit(&conn.worker, env, tag, move |inner, _ctx, env| {
+        let describe = |prepared: &Prepared| -> Result<Term> {
+            Ok((
+                rustler::Atom::from_str(env, prepared.command)?,
+                &prepared.columns,
+            )
+                .encode(env))
+        };
+        inner.check_usable()?;
         if inner.cache.get(&sql).is_some() {
             let prepared = inner
                 .cache
@@ -360,56 +387,76 @@ fn prepare_cached<'a>(env: Env<'a>, conn: ResourceArc<ConnResource>, sql: String
                 .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
             return describe(prepared);
         }
-        let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
+        let prepared = Prepared::prepare(inner.driver(), inner.kind, &inner.conn, &sql)?;
         let info = describe(&prepared)?;
         // With caching disabled the statement is dropped here and prepared
         // again when it runs.
         let _ = inner.cache.insert(&sql, prepared);
         Ok(info)
     });
-    reply(env, result)
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn execute<'a>(
-    env: Env<'a>,
-    conn: ResourceArc<ConnResource>,
-    sql: String,
-    params: Term<'a>,
-) -> Term<'a> {
-    reply(
-        env,
-        run_sql(env, &conn, &sql, params, |e| e.outcome.num_rows.encode(env)),
-    )
-}
-
-/// Interrupts whatever runs on the connection now. It takes only the
-/// interrupter's lock, which nothing holds for longer than this call.
+/// Stops whatever runs on the connection now, and every job handed over
+/// before this call. It never waits: the stopped job answers
+/// `:interrupted`.
 #[rustler::nif]
 fn interrupt(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    let result = match unpoison(conn.interrupter.lock()).as_ref() {
-        Some(handle) => handle.interrupt().map_err(Error::from),
-        None => Err(closed_connection()),
-    };
-    reply_ok(env, result)
+    conn.worker.control.interrupt_all();
+    atoms::ok().encode(env)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn set_busy_timeout(env: Env, conn: ResourceArc<ConnResource>, ms: u64) -> Term {
-    let result = conn.with(|inner| {
+/// The caller of job `seq` gave up (its timeout): the job is interrupted
+/// and its reply dropped. `:dropped`, or `:sent` when the reply was sent
+/// before (it is in the caller's mailbox).
+#[rustler::nif]
+fn abandon<'a>(env: Env<'a>, handle: Term<'a>, seq: u64) -> Term<'a> {
+    use crate::nif::cursor::CursorResource;
+    use crate::nif::statement::StmtResource;
+    // Jobs of statements and cursors run on their connection's worker.
+    let conn = handle
+        .decode::<ResourceArc<ConnResource>>()
+        .or_else(|_| {
+            handle
+                .decode::<ResourceArc<StmtResource>>()
+                .map(|s| s.conn().clone())
+        })
+        .or_else(|_| {
+            handle
+                .decode::<ResourceArc<CursorResource>>()
+                .map(|c| c.conn().clone())
+        });
+    let Ok(conn) = conn else {
+        return crate::nif::term::reply(
+            env,
+            Err(Error::misuse("not a connection, statement or cursor")),
+        );
+    };
+    match conn.worker.control.abandon(seq) {
+        Abandoned::Dropped => atoms::dropped().encode(env),
+        Abandoned::AlreadySent => atoms::sent().encode(env),
+    }
+}
+
+#[rustler::nif]
+fn set_busy_timeout<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    conn: ResourceArc<ConnResource>,
+    ms: u64,
+) -> Term<'a> {
+    let seq = submit_ok(&conn.worker, env, tag, move |inner, _ctx| {
         inner.conn.busy_timeout(Duration::from_millis(ms))?;
-        inner.busy_timeout = Duration::from_millis(ms);
         Ok(())
     });
-    reply_ok(env, result)
+    handed_over(env, seq)
 }
 
 /// Back to a clean state for the next user: cursors closed, any open
 /// transaction rolled back.
-#[rustler::nif(schedule = "DirtyIo")]
-fn reset(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    let driver = conn.driver();
-    let result = conn.with(|inner| {
+#[rustler::nif]
+fn reset<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
+    let seq = submit_ok(&conn.worker, env, tag, move |inner, ctx| {
         inner.cursors.clear();
         for prepared in inner.cache.values() {
             prepared.stmt.reset();
@@ -417,25 +464,28 @@ fn reset(env: Env, conn: ResourceArc<ConnResource>) -> Term {
         for prepared in inner.statements.values() {
             prepared.stmt.reset();
         }
+        inner.check_usable()?;
         if !inner.conn.is_autocommit() {
-            inner.execute_sql(driver, "ROLLBACK")?;
+            inner.execute_sql(ctx, "ROLLBACK")?;
         }
         Ok(())
     });
-    reply_ok(env, result)
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn ping(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    // Local and replica: the connection answers from memory. Remote: a
-    // round trip, which also keeps the server's stream from expiring
-    // (sqld forgets a stream idle for 10 s) and replaces one it forgot.
-    let driver = conn.driver();
-    let result = conn.with_healing(|inner| match inner.kind {
-        Kind::Remote => inner.execute_sql(driver, "SELECT 1"),
-        _ => Ok(()),
+/// `:ok` while the connection answers. Local and replica: from memory.
+/// Remote: a round trip, which also keeps the server's stream from
+/// expiring (sqld forgets a stream idle for 10 s) and replaces one it
+/// forgot.
+#[rustler::nif]
+fn ping<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
+    let seq = submit_ok(&conn.worker, env, tag, move |inner, ctx| {
+        inner.with_healing(|inner| match inner.kind {
+            Kind::Remote => inner.execute_sql(ctx, "SELECT 1"),
+            _ => Ok(()),
+        })
     });
-    reply_ok(env, result)
+    handed_over(env, seq)
 }
 
 #[derive(NifMap)]
@@ -446,20 +496,18 @@ struct Counters {
     autocommit: bool,
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn counters(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    reply(
-        env,
-        conn.with(|inner| {
-            Ok(Counters {
-                changes: inner.conn.changes(),
-                total_changes: inner.conn.total_changes(),
-                last_insert_rowid: inner.conn.last_insert_rowid(),
-                autocommit: inner.conn.is_autocommit(),
-            }
-            .encode(env))
-        }),
-    )
+#[rustler::nif]
+fn counters<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
+    let seq = submit(&conn.worker, env, tag, move |inner, _ctx, env| {
+        Ok(Counters {
+            changes: inner.conn.changes(),
+            total_changes: inner.conn.total_changes(),
+            last_insert_rowid: inner.conn.last_insert_rowid(),
+            autocommit: inner.conn.is_autocommit(),
+        }
+        .encode(env))
+    });
+    handed_over(env, seq)
 }
 
 #[derive(NifMap)]
@@ -470,30 +518,38 @@ struct CacheStats {
     misses: u64,
     statements: usize,
     cursors: usize,
+    write_gate_waiting: usize,
+    write_gate_waits: u64,
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn cache_stats(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    reply(
-        env,
-        conn.with(|inner| {
-            let stats = inner.cache.stats();
-            Ok(CacheStats {
-                size: stats.size,
-                capacity: stats.capacity,
-                hits: stats.hits,
-                misses: stats.misses,
-                statements: inner.statements.len(),
-                cursors: inner.cursors.len(),
-            }
-            .encode(env))
-        }),
-    )
+#[rustler::nif]
+fn cache_stats<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
+    let seq = submit(&conn.worker, env, tag, move |inner, ctx, env| {
+        let stats = inner.cache.stats();
+        let (waiting, waits) = ctx.control.gate().map_or((0, 0), |g| g.stats());
+        Ok(CacheStats {
+            size: stats.size,
+            capacity: stats.capacity,
+            hits: stats.hits,
+            misses: stats.misses,
+            statements: inner.statements.len(),
+            cursors: inner.cursors.len(),
+            write_gate_waiting: waiting,
+            write_gate_waits: waits,
+        }
+        .encode(env))
+    });
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn enable_load_extension(env: Env, conn: ResourceArc<ConnResource>, enable: bool) -> Term {
-    let result = conn.with(|inner| {
+#[rustler::nif]
+fn enable_load_extension<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    conn: ResourceArc<ConnResource>,
+    enable: bool,
+) -> Term<'a> {
+    let seq = submit_ok(&conn.worker, env, tag, move |inner, _ctx| {
         if enable {
             inner.conn.load_extension_enable()?;
         } else {
@@ -501,24 +557,31 @@ fn enable_load_extension(env: Env, conn: ResourceArc<ConnResource>, enable: bool
         }
         Ok(())
     });
-    reply_ok(env, result)
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn load_extension(
-    env: Env,
+#[rustler::nif]
+fn load_extension<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
     path: String,
     entry_point: Option<String>,
-) -> Term {
-    let result = conn.with(|inner| {
+) -> Term<'a> {
+    let seq = submit_ok(&conn.worker, env, tag, move |inner, _ctx| {
         inner.conn.load_extension(&path, entry_point.as_deref())?;
         Ok(())
     });
-    reply_ok(env, result)
+    handed_over(env, seq)
 }
 
 #[rustler::nif]
 fn connection_database(env: Env, conn: ResourceArc<ConnResource>) -> Term {
     conn.db.clone().encode(env)
+}
+
+/// Whether the connection was closed (`close/1`), without a round trip.
+#[rustler::nif]
+fn closed(conn: ResourceArc<ConnResource>) -> bool {
+    conn.worker.control.is_closing()
 }

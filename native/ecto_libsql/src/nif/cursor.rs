@@ -1,13 +1,17 @@
 //! Cursors: a result set stepped a chunk at a time (`fetch/2`), never
 //! buffered whole. A cursor belongs to the process that declared it.
 
+use std::sync::Arc;
+
 use rustler::{Encoder, Env, ResourceArc, Term};
 
+use crate::control::Interruptible;
 use crate::error::Error;
-use crate::nif::connection::{ConnResource, OpenCursor, Orphan};
+use crate::nif::connection::{ConnResource, OpenCursor};
 use crate::nif::exec::{fetch_rows, Prepared};
 use crate::nif::runtime::block_on;
-use crate::nif::term::{decode_params, reply};
+use crate::nif::term::{atoms as term_atoms, decode_params};
+use crate::nif::worker::{handed_over, submit};
 
 mod atoms {
     rustler::atoms! { cont, halt }
@@ -23,64 +27,81 @@ impl rustler::Resource for CursorResource {}
 
 impl Drop for CursorResource {
     fn drop(&mut self) {
-        self.conn.release(Orphan::Cursor(self.id));
+        let id = self.id;
+        let _ = self.conn.worker.post(move |slot, _ctx| {
+            if let Some(inner) = slot.as_mut() {
+                inner.cursors.remove(&id);
+            }
+            None
+        });
     }
 }
 
-/// Returns `{:ok, {cursor, columns}}`.
-#[rustler::nif(schedule = "DirtyIo")]
+impl CursorResource {
+    pub fn conn(&self) -> &ResourceArc<ConnResource> {
+        &self.conn
+    }
+}
+
+/// Replies `{:ok, {cursor, columns}}`.
+#[rustler::nif]
 fn declare_cursor<'a>(
     env: Env<'a>,
+    tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
     sql: String,
     params: Term<'a>,
 ) -> Term<'a> {
-    let driver = conn.driver();
     let id = conn.next_id();
     let owner = env.pid();
-    let result = decode_params(params).and_then(|params| {
-        conn.with(|inner| {
+    let handle = ResourceArc::new(CursorResource {
+        conn: conn.clone(),
+        id,
+    });
+    let seq = decode_params(params).and_then(|params| {
+        submit(&conn.worker, env, tag, move |inner, ctx, env| {
+            let driver = inner.driver();
             // A fresh statement, not a cached one: the cursor keeps it
             // mid-step while other queries run on the connection.
             let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
             let values = prepared.bind_values(params)?;
-            let rows = block_on(driver, prepared.stmt.query(values))??;
+            let stmt: Arc<libsql::Statement> = prepared.stmt.clone();
+            let rows = {
+                let _running = ctx.enter(Interruptible::Statement(stmt.clone()))?;
+                block_on(driver, stmt.query(values))??
+            };
             let columns = prepared.columns.clone();
             inner.cursors.insert(
                 id,
                 OpenCursor {
                     rows,
-                    _stmt: prepared.stmt,
+                    stmt,
                     ncols: columns.len(),
                     owner,
                 },
             );
-            Ok(columns)
+            Ok((handle, columns).encode(env))
         })
     });
-    let result = result.map(|columns| {
-        (
-            ResourceArc::new(CursorResource {
-                conn: conn.clone(),
-                id,
-            }),
-            columns,
-        )
-            .encode(env)
-    });
-    reply(env, result)
+    handed_over(env, seq)
 }
 
-/// Returns `{:ok, {:cont, rows}}` or, when the result set is exhausted (and
+/// Replies `{:ok, {:cont, rows}}` or, when the result set is exhausted (and
 /// the cursor closed), `{:ok, {:halt, rows}}`.
-#[rustler::nif(schedule = "DirtyIo")]
-fn fetch(env: Env, cursor: ResourceArc<CursorResource>, max_rows: usize) -> Term {
-    let driver = cursor.conn.driver();
+#[rustler::nif]
+fn fetch<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    cursor: ResourceArc<CursorResource>,
+    max_rows: usize,
+) -> Term<'a> {
     let caller = env.pid();
-    let result = cursor.conn.with(|inner| {
+    let id = cursor.id;
+    let seq = submit(&cursor.conn.worker, env, tag, move |inner, ctx, env| {
+        let driver = inner.driver();
         let open = inner
             .cursors
-            .get_mut(&cursor.id)
+            .get_mut(&id)
             .ok_or(Error::Closed("the cursor is closed"))?;
         if open.owner != caller {
             return Err(Error::misuse("the cursor belongs to another process"));
@@ -88,29 +109,32 @@ fn fetch(env: Env, cursor: ResourceArc<CursorResource>, max_rows: usize) -> Term
         if max_rows == 0 {
             return Err(Error::misuse("max_rows must be a positive integer"));
         }
-        let fetched = fetch_rows(env, driver, &mut open.rows, open.ncols, max_rows);
+        let fetched = ctx
+            .enter(Interruptible::Statement(open.stmt.clone()))
+            .and_then(|_running| fetch_rows(env, driver, &mut open.rows, open.ncols, max_rows));
         let (rows, done) = match fetched {
             Ok(ok) => ok,
             Err(err) => {
-                inner.cursors.remove(&cursor.id);
+                inner.cursors.remove(&id);
                 return Err(err);
             }
         };
         if done {
-            inner.cursors.remove(&cursor.id);
+            inner.cursors.remove(&id);
             Ok((atoms::halt(), rows).encode(env))
         } else {
             Ok((atoms::cont(), rows).encode(env))
         }
     });
-    reply(env, result)
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn close_cursor(env: Env, cursor: ResourceArc<CursorResource>) -> Term {
-    let result = cursor.conn.with(|inner| {
-        inner.cursors.remove(&cursor.id);
-        Ok(())
+#[rustler::nif]
+fn close_cursor<'a>(env: Env<'a>, tag: Term<'a>, cursor: ResourceArc<CursorResource>) -> Term<'a> {
+    let id = cursor.id;
+    let seq = submit(&cursor.conn.worker, env, tag, move |inner, _ctx, env| {
+        inner.cursors.remove(&id);
+        Ok(term_atoms::ok().encode(env))
     });
-    crate::nif::term::reply_ok(env, result)
+    handed_over(env, seq)
 }

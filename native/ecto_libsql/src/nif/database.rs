@@ -5,11 +5,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rustler::{Env, NifMap, ResourceArc, Term};
+use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
 
 use crate::error::{Error, Result};
-use crate::nif::runtime::{block_on, Driver};
+use crate::gate::{self, WriteGate};
+use crate::nif::runtime::{block_on, block_on_for, Driver};
 use crate::nif::term::reply;
+use crate::nif::worker::{guarded, Reply};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -30,6 +32,10 @@ impl Kind {
 pub struct DbResource {
     pub db: libsql::Database,
     pub kind: Kind,
+    /// The write gate of a local database (shared with every other opening
+    /// of the same file in this VM); remote and replica writes are ordered
+    /// by the server.
+    pub gate: Option<std::sync::Arc<WriteGate>>,
 }
 
 #[rustler::resource_impl]
@@ -82,10 +88,14 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
     match opts.mode.as_str() {
         "local" => {
             let path = required(&opts.database, "database")?;
-            let path = if path == ":memory:" {
-                memory_path()
+            let (path, gate) = if path == ":memory:" {
+                (memory_path(), WriteGate::new())
             } else {
-                path
+                let key = std::fs::canonicalize(&path)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| path.clone());
+                let gate = gate::for_file(&key);
+                (path, gate)
             };
             let mut flags =
                 libsql::OpenFlags::SQLITE_OPEN_READ_WRITE | libsql::OpenFlags::SQLITE_OPEN_CREATE;
@@ -100,6 +110,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             Ok(DbResource {
                 db,
                 kind: Kind::Local,
+                gate: Some(gate),
             })
         }
         "remote" => {
@@ -112,6 +123,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             Ok(DbResource {
                 db,
                 kind: Kind::Remote,
+                gate: None,
             })
         }
         "replica" => {
@@ -135,6 +147,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             Ok(DbResource {
                 db,
                 kind: Kind::Replica,
+                gate: None,
             })
         }
         other => Err(Error::InvalidOption(format!(
@@ -159,13 +172,36 @@ fn initialise(resource: &DbResource, init_sql: &[String]) -> Result<()> {
     Ok(())
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn open_database<'a>(env: Env<'a>, opts: DatabaseOpts) -> Term<'a> {
-    let result = open(&opts).and_then(|resource| {
-        initialise(&resource, &opts.init_sql)?;
-        Ok(ResourceArc::new(resource))
-    });
-    reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
+/// Runs `work` on a thread of its own and replies `{tag, reply}` to the
+/// caller: opening a database and replication calls can wait on the disk
+/// or the network, which no scheduler may do.
+fn on_thread<'a, T>(env: Env<'a>, tag: Term<'a>, work: T) -> Term<'a>
+where
+    T: for<'b> FnOnce(Env<'b>) -> Term<'b> + Send + 'static,
+{
+    let reply_to = Reply::new(env, tag);
+    match std::thread::Builder::new()
+        .name("ecto_libsql open".into())
+        .spawn(move || reply_to.build(work).send())
+    {
+        Ok(_) => rustler::types::atom::ok().encode(env),
+        Err(e) => reply(
+            env,
+            Err(Error::Misuse(format!("cannot start a thread: {e}"))),
+        ),
+    }
+}
+
+#[rustler::nif]
+fn open_database<'a>(env: Env<'a>, tag: Term<'a>, opts: DatabaseOpts) -> Term<'a> {
+    on_thread(env, tag, move |env| {
+        let result = guarded(|| {
+            let resource = open(&opts)?;
+            initialise(&resource, &opts.init_sql)?;
+            Ok(ResourceArc::new(resource))
+        });
+        reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
+    })
 }
 
 fn replica<'r>(db: &'r DbResource, call: &str) -> Result<&'r libsql::Database> {
@@ -181,46 +217,74 @@ fn replica<'r>(db: &'r DbResource, call: &str) -> Result<&'r libsql::Database> {
     }
 }
 
-fn frame_term(frame: Option<u64>) -> Option<u64> {
-    frame
+/// How long a replication call may wait on the primary.
+const SYNC_LIMIT: Duration = Duration::from_secs(30);
+
+fn sync_reply(replicated: libsql::replication::Replicated) -> (Option<u64>, u64) {
+    (replicated.frame_no(), replicated.frames_synced() as u64)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn db_sync<'a>(env: Env<'a>, db: ResourceArc<DbResource>) -> Term<'a> {
-    let result = replica(&db, "sync").and_then(|d| {
-        let replicated = block_on(Driver::Tokio, d.sync())??;
-        Ok((
-            frame_term(replicated.frame_no()),
-            replicated.frames_synced() as u64,
-        ))
-    });
-    reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
+#[rustler::nif]
+fn db_sync<'a>(env: Env<'a>, tag: Term<'a>, db: ResourceArc<DbResource>) -> Term<'a> {
+    on_thread(env, tag, move |env| {
+        let result = guarded(|| {
+            let d = replica(&db, "sync")?;
+            Ok(sync_reply(block_on_for(d.sync(), SYNC_LIMIT, "sync")??))
+        });
+        reply(env, result.map(|r| r.encode(env)))
+    })
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn db_sync_until<'a>(env: Env<'a>, db: ResourceArc<DbResource>, frame: u64) -> Term<'a> {
-    let result = replica(&db, "sync_until").and_then(|d| {
-        let replicated = block_on(Driver::Tokio, d.sync_until(frame))??;
-        Ok((
-            frame_term(replicated.frame_no()),
-            replicated.frames_synced() as u64,
-        ))
-    });
-    reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
+#[rustler::nif]
+fn db_sync_until<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    db: ResourceArc<DbResource>,
+    frame: u64,
+    timeout_ms: u64,
+) -> Term<'a> {
+    on_thread(env, tag, move |env| {
+        let limit = Duration::from_millis(timeout_ms);
+        let result = guarded(|| {
+            let d = replica(&db, "sync_until")?;
+            Ok(sync_reply(block_on_for(
+                d.sync_until(frame),
+                limit,
+                "sync_until",
+            )??))
+        });
+        reply(env, result.map(|r| r.encode(env)))
+    })
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn db_replication_index<'a>(env: Env<'a>, db: ResourceArc<DbResource>) -> Term<'a> {
-    let result = replica(&db, "replication_index")
-        .and_then(|d| Ok(block_on(Driver::Tokio, d.replication_index())??));
-    reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
+#[rustler::nif]
+fn db_replication_index<'a>(env: Env<'a>, tag: Term<'a>, db: ResourceArc<DbResource>) -> Term<'a> {
+    on_thread(env, tag, move |env| {
+        let result = guarded(|| {
+            let d = replica(&db, "replication_index")?;
+            Ok(block_on_for(
+                d.replication_index(),
+                SYNC_LIMIT,
+                "replication_index",
+            )??)
+        });
+        reply(env, result.map(|r| r.encode(env)))
+    })
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn db_flush_replicator<'a>(env: Env<'a>, db: ResourceArc<DbResource>) -> Term<'a> {
-    let result = replica(&db, "flush_replicator")
-        .and_then(|d| Ok(block_on(Driver::Tokio, d.flush_replicator())??));
-    reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
+#[rustler::nif]
+fn db_flush_replicator<'a>(env: Env<'a>, tag: Term<'a>, db: ResourceArc<DbResource>) -> Term<'a> {
+    on_thread(env, tag, move |env| {
+        let result = guarded(|| {
+            let d = replica(&db, "flush_replicator")?;
+            Ok(block_on_for(
+                d.flush_replicator(),
+                SYNC_LIMIT,
+                "flush_replicator",
+            )??)
+        });
+        reply(env, result.map(|r| r.encode(env)))
+    })
 }
 
 #[rustler::nif]

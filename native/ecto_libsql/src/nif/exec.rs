@@ -6,16 +6,22 @@ use libsql::params::Params as LibsqlParams;
 use libsql::Value;
 use rustler::{Encoder, Env, Term};
 
-use crate::error::{Error, Result};
+use std::sync::Arc;
+
+use crate::control::Interruptible;
+use crate::error::Result;
 use crate::nif::runtime::{block_on, Driver};
 use crate::nif::term::{encode_value, Params};
+use crate::nif::worker::Ctx;
 use crate::params::{check_count, order_named};
 use crate::sql;
 
 /// A prepared statement and what we learnt about it at prepare time, so
 /// that each execution does no more than bind and step.
 pub struct Prepared {
-    pub stmt: libsql::Statement,
+    /// Shared with `control` while it runs, so that an interrupt can reach
+    /// the statement itself.
+    pub stmt: Arc<libsql::Statement>,
     /// The SQL it was prepared from: replica statements are prepared
     /// again for each run (see `run`).
     pub sql: String,
@@ -41,7 +47,7 @@ impl Prepared {
             .collect();
         let param_count = stmt.parameter_count();
         Ok(Prepared {
-            stmt,
+            stmt: Arc::new(stmt),
             sql: sql.to_string(),
             command: sql::command(sql),
             columns,
@@ -101,11 +107,12 @@ pub struct Outcome<'a> {
 /// encoded as they are stepped: no intermediate copy of the result.
 pub fn run<'a>(
     env: Env<'a>,
-    driver: Driver,
+    ctx: &Ctx,
     conn: &libsql::Connection,
     prepared: &Prepared,
     values: LibsqlParams,
 ) -> Result<Outcome<'a>> {
+    let driver = prepared.kind.driver();
     let ncols = prepared.columns.len();
     // libsql 0.10's replica statements ignore `reset` (their wrapper's
     // reset is empty), and SQLite refuses new bindings on a statement that
@@ -113,25 +120,26 @@ pub fn run<'a>(
     // parameters. A replica therefore runs a freshly prepared statement
     // every time (a local prepare, some microseconds); the cache still
     // saves the metadata.
-    let fresh;
     let stmt = if prepared.kind == crate::nif::database::Kind::Replica {
-        fresh = block_on(driver, conn.prepare(&prepared.sql))??;
-        &fresh
+        Arc::new(block_on(driver, conn.prepare(&prepared.sql))??)
     } else {
-        &prepared.stmt
+        prepared.stmt.clone()
     };
-    let result = block_on(driver, async {
-        let mut rows = stmt.query(values).await?;
-        let mut out: Vec<Term<'a>> = Vec::new();
-        let mut cells: Vec<Term<'a>> = Vec::with_capacity(ncols);
-        while let Some(row) = rows.next().await? {
-            cells.clear();
-            for i in 0..ncols {
-                cells.push(encode_value(env, &read_value(&row, i)?));
+    let running = ctx.enter(Interruptible::Statement(stmt.clone()));
+    let result = running.and_then(|_running| {
+        block_on(driver, async {
+            let mut rows = stmt.query(values).await?;
+            let mut out: Vec<Term<'a>> = Vec::new();
+            let mut cells: Vec<Term<'a>> = Vec::with_capacity(ncols);
+            while let Some(row) = rows.next().await? {
+                cells.clear();
+                for i in 0..ncols {
+                    cells.push(encode_value(env, &read_value(&row, i)?));
+                }
+                out.push(cells.encode(env));
             }
-            out.push(cells.encode(env));
-        }
-        Ok::<_, libsql::Error>(out)
+            Ok::<_, libsql::Error>(out)
+        })
     });
     // Always reset, on success and on error alike: a statement left mid-step
     // keeps its read transaction open (and blocks checkpoints). Every run
@@ -201,8 +209,4 @@ fn read_value(row: &libsql::Row, i: usize) -> libsql::Result<Value> {
 /// Column names as an Erlang list of binaries.
 pub fn columns_term<'a>(env: Env<'a>, columns: &[String]) -> Term<'a> {
     columns.encode(env)
-}
-
-pub fn closed_connection() -> Error {
-    Error::Closed("the connection is closed")
 }

@@ -1,13 +1,14 @@
 //! Explicit prepared statements (`EctoLibSql.Native.prepare/2`). The
-//! statement itself lives in its connection, so closing the connection
-//! finalizes it; the handle only names it.
+//! statement itself lives in its connection's worker, so closing the
+//! connection finalizes it; the handle only names it.
 
 use rustler::{Encoder, Env, ResourceArc, Term};
 
 use crate::error::{Error, Result};
-use crate::nif::connection::{execute_prepared, ConnResource, Orphan};
+use crate::nif::connection::{execute_prepared, ConnInner, ConnResource};
 use crate::nif::exec::Prepared;
-use crate::nif::term::{decode_params, reply, reply_ok};
+use crate::nif::term::{atoms, decode_params, Params};
+use crate::nif::worker::{handed_over, submit, Ctx};
 
 pub struct StmtResource {
     conn: ResourceArc<ConnResource>,
@@ -19,7 +20,14 @@ impl rustler::Resource for StmtResource {}
 
 impl Drop for StmtResource {
     fn drop(&mut self) {
-        self.conn.release(Orphan::Statement(self.id));
+        // Forgotten by the worker in its own time: a destructor never waits.
+        let id = self.id;
+        let _ = self.conn.worker.post(move |slot, _ctx| {
+            if let Some(inner) = slot.as_mut() {
+                inner.statements.remove(&id);
+            }
+            None
+        });
     }
 }
 
@@ -28,92 +36,108 @@ fn closed_statement() -> Error {
 }
 
 impl StmtResource {
-    pub fn conn(&self) -> &ConnResource {
+    pub fn conn(&self) -> &ResourceArc<ConnResource> {
         &self.conn
     }
-
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut crate::nif::connection::ConnInner, &Prepared) -> Result<T>,
-    ) -> Result<T> {
-        self.conn.with(|inner| {
-            // Taken out while it runs, so `f` may borrow the connection too.
-            let prepared = inner
-                .statements
-                .remove(&self.id)
-                .ok_or_else(closed_statement)?;
-            let result = f(inner, &prepared);
-            inner.statements.insert(self.id, prepared);
-            result
-        })
-    }
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn prepare<'a>(env: Env<'a>, conn: ResourceArc<ConnResource>, sql: String) -> Term<'a> {
-    let driver = conn.driver();
-    let id = conn.next_id();
-    let result = conn.with(|inner| {
-        let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
+/// Runs `f` on the statement inside the worker.
+fn with_statement<F>(env: Env, tag: Term, stmt: &StmtResource, f: F) -> Result<u64>
+where
+    F: for<'a> FnOnce(&mut ConnInner, &Ctx, &Prepared, Env<'a>) -> Result<Term<'a>>
+        + Send
+        + 'static,
+{
+    let id = stmt.id;
+    submit(&stmt.conn.worker, env, tag, move |inner, ctx, env| {
+        // Taken out while it runs, so `f` may borrow the connection too.
+        let prepared = inner.statements.remove(&id).ok_or_else(closed_statement)?;
+        let result = f(inner, ctx, &prepared, env);
         inner.statements.insert(id, prepared);
-        Ok(())
-    });
-    let result = result.map(|()| {
-        ResourceArc::new(StmtResource {
-            conn: conn.clone(),
-            id,
-        })
-        .encode(env)
-    });
-    reply(env, result)
+        result
+    })
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn stmt_query<'a>(env: Env<'a>, stmt: ResourceArc<StmtResource>, params: Term<'a>) -> Term<'a> {
-    let driver = stmt.conn.driver();
-    let result = decode_params(params).and_then(|params| {
-        stmt.with(|inner, prepared| {
-            Ok(execute_prepared(env, driver, &inner.conn, prepared, params)?.result(env))
-        })
+#[rustler::nif]
+fn prepare<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    conn: ResourceArc<ConnResource>,
+    sql: String,
+) -> Term<'a> {
+    let id = conn.next_id();
+    let handle = ResourceArc::new(StmtResource {
+        conn: conn.clone(),
+        id,
     });
-    reply(env, result)
+    let seq = submit(&conn.worker, env, tag, move |inner, _ctx, env| {
+        let prepared = Prepared::prepare(inner.driver(), inner.kind, &inner.conn, &sql)?;
+        inner.statements.insert(id, prepared);
+        Ok(handle.encode(env))
+    });
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn stmt_execute<'a>(env: Env<'a>, stmt: ResourceArc<StmtResource>, params: Term<'a>) -> Term<'a> {
-    let driver = stmt.conn.driver();
-    let result = decode_params(params).and_then(|params| {
-        stmt.with(|inner, prepared| {
-            Ok(
-                execute_prepared(env, driver, &inner.conn, prepared, params)?
-                    .outcome
-                    .num_rows
-                    .encode(env),
-            )
+fn run_statement<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    stmt: ResourceArc<StmtResource>,
+    params: Term<'a>,
+    rows: bool,
+) -> Term<'a> {
+    let seq = decode_params(params).and_then(|params: Params| {
+        with_statement(env, tag, &stmt, move |inner, ctx, prepared, env| {
+            if inner.conn.is_autocommit() && crate::sql::takes_write_lock(&prepared.sql) {
+                inner.take_write_gate(ctx)?;
+            }
+            let executed = execute_prepared(env, ctx, &inner.conn, prepared, params)?;
+            Ok(if rows {
+                executed.result(env)
+            } else {
+                executed.outcome.num_rows.encode(env)
+            })
         })
     });
-    reply(env, result)
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn stmt_close(env: Env, stmt: ResourceArc<StmtResource>) -> Term {
-    let result = stmt.conn.with(|inner| {
+#[rustler::nif]
+fn stmt_query<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    stmt: ResourceArc<StmtResource>,
+    params: Term<'a>,
+) -> Term<'a> {
+    run_statement(env, tag, stmt, params, true)
+}
+
+#[rustler::nif]
+fn stmt_execute<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    stmt: ResourceArc<StmtResource>,
+    params: Term<'a>,
+) -> Term<'a> {
+    run_statement(env, tag, stmt, params, false)
+}
+
+#[rustler::nif]
+fn stmt_close<'a>(env: Env<'a>, tag: Term<'a>, stmt: ResourceArc<StmtResource>) -> Term<'a> {
+    let id = stmt.id;
+    let seq = submit(&stmt.conn.worker, env, tag, move |inner, _ctx, env| {
         inner
             .statements
-            .remove(&stmt.id)
+            .remove(&id)
             .map(drop)
-            .ok_or_else(closed_statement)
+            .ok_or_else(closed_statement)?;
+        Ok(atoms::ok().encode(env))
     });
-    reply_ok(env, result)
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn stmt_columns(env: Env, stmt: ResourceArc<StmtResource>) -> Term {
-    let result = stmt.with(|_, prepared| {
+#[rustler::nif]
+fn stmt_columns<'a>(env: Env<'a>, tag: Term<'a>, stmt: ResourceArc<StmtResource>) -> Term<'a> {
+    let seq = with_statement(env, tag, &stmt, |_inner, _ctx, prepared, env| {
         let columns: Vec<(String, Option<String>)> = prepared
             .stmt
             .columns()
@@ -122,20 +146,29 @@ fn stmt_columns(env: Env, stmt: ResourceArc<StmtResource>) -> Term {
             .collect();
         Ok(columns.encode(env))
     });
-    reply(env, result)
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn stmt_parameter_count(env: Env, stmt: ResourceArc<StmtResource>) -> Term {
-    reply(
-        env,
-        stmt.with(|_, prepared| Ok(prepared.param_count.encode(env))),
-    )
+#[rustler::nif]
+fn stmt_parameter_count<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    stmt: ResourceArc<StmtResource>,
+) -> Term<'a> {
+    let seq = with_statement(env, tag, &stmt, |_inner, _ctx, prepared, env| {
+        Ok(prepared.param_count.encode(env))
+    });
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn stmt_parameter_name(env: Env, stmt: ResourceArc<StmtResource>, index: i64) -> Term {
-    let result = stmt.with(|_, prepared| {
+#[rustler::nif]
+fn stmt_parameter_name<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    stmt: ResourceArc<StmtResource>,
+    index: i64,
+) -> Term<'a> {
+    let seq = with_statement(env, tag, &stmt, move |_inner, _ctx, prepared, env| {
         if index < 1 || index as usize > prepared.param_count {
             return Err(Error::misuse(format!(
                 "parameter index {index} out of range 1..{}",
@@ -148,5 +181,5 @@ fn stmt_parameter_name(env: Env, stmt: ResourceArc<StmtResource>, index: i64) ->
             .map(str::to_string)
             .encode(env))
     });
-    reply(env, result)
+    handed_over(env, seq)
 }

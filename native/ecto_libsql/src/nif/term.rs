@@ -44,6 +44,9 @@ pub mod atoms {
         detach,
         reindex,
         other,
+        dropped,
+        sent,
+        closed,
     }
 }
 
@@ -238,14 +241,6 @@ pub fn encode_error<'a>(env: Env<'a>, err: &Error) -> Term<'a> {
 pub fn reply<'a>(env: Env<'a>, result: Result<Term<'a>>) -> Term<'a> {
     match result {
         Ok(term) => (atoms::ok(), term).encode(env),
-        Err(err) => (atoms::error(), encode_error(env, &err)).encode(env),
-    }
-}
-
-/// `:ok` or `{:error, %EctoLibSql.Error{}}`.
-pub fn reply_ok<'a>(env: Env<'a>, result: Result<()>) -> Term<'a> {
-    match result {
-        Ok(()) => atoms::ok().encode(env),
         Err(err) => (atoms::error(), encode_error(env, &err)).encode(env),
     }
 }

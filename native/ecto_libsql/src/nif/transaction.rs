@@ -1,67 +1,101 @@
-//! Transactions and savepoints. Savepoint names are spliced into SQL, so
-//! they are validated as identifiers first.
+//! Transactions and savepoints. A local transaction that may write
+//! (IMMEDIATE, EXCLUSIVE) waits for the database's write gate before its
+//! BEGIN; the worker lets the gate go once the connection is back in
+//! autocommit mode. Savepoint names are spliced into SQL, so they are
+//! validated as identifiers first.
 
 use rustler::{Encoder, Env, ResourceArc, Term};
 
 use crate::error::Error;
-use crate::nif::connection::ConnResource;
-use crate::nif::term::{reply, reply_ok};
+use crate::nif::connection::{ConnInner, ConnResource};
+use crate::nif::term::reply;
+use crate::nif::worker::{handed_over, submit, submit_ok, Ctx};
 use crate::params::check_identifier;
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn begin(env: Env, conn: ResourceArc<ConnResource>, mode: rustler::Atom) -> Term {
-    let driver = conn.driver();
+#[rustler::nif]
+fn begin<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    conn: ResourceArc<ConnResource>,
+    mode: rustler::Atom,
+) -> Term<'a> {
     let sql = match mode.to_term(env).atom_to_string().as_deref() {
-        Ok("deferred") => Ok("BEGIN DEFERRED"),
-        Ok("immediate") => Ok("BEGIN IMMEDIATE"),
-        Ok("exclusive") => Ok("BEGIN EXCLUSIVE"),
-        _ => Err(Error::misuse(
-            "transaction mode must be :deferred, :immediate or :exclusive",
-        )),
+        Ok("deferred") => "BEGIN DEFERRED",
+        Ok("immediate") => "BEGIN IMMEDIATE",
+        Ok("exclusive") => "BEGIN EXCLUSIVE",
+        _ => {
+            return reply(
+                env,
+                Err(Error::misuse(
+                    "transaction mode must be :deferred, :immediate or :exclusive",
+                )),
+            )
+        }
     };
-    let result = sql.and_then(|sql| conn.with(|inner| inner.execute_sql(driver, sql)));
-    reply_ok(env, result)
+    let seq = submit_ok(&conn.worker, env, tag, move |inner, ctx| {
+        if !inner.conn.is_autocommit() {
+            return Err(Error::InTransaction);
+        }
+        if sql != "BEGIN DEFERRED" {
+            inner.take_write_gate(ctx)?;
+        }
+        inner.with_healing(|inner| inner.execute_sql(ctx, sql))
+    });
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn commit(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    let driver = conn.driver();
-    reply_ok(env, conn.with(|inner| inner.execute_sql(driver, "COMMIT")))
+/// COMMIT or ROLLBACK, or `:no_transaction` when none is open.
+fn finish(inner: &mut ConnInner, ctx: &Ctx, sql: &str) -> crate::error::Result<()> {
+    if inner.conn.is_autocommit() {
+        return Err(Error::NoTransaction);
+    }
+    inner.execute_sql(ctx, sql)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn rollback(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    let driver = conn.driver();
-    reply_ok(
-        env,
-        conn.with(|inner| inner.execute_sql(driver, "ROLLBACK")),
-    )
+#[rustler::nif]
+fn commit<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
+    let seq = submit_ok(&conn.worker, env, tag, |inner, ctx| {
+        finish(inner, ctx, "COMMIT")
+    });
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn savepoint_op(
-    env: Env,
+#[rustler::nif]
+fn rollback<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
+    let seq = submit_ok(&conn.worker, env, tag, |inner, ctx| {
+        finish(inner, ctx, "ROLLBACK")
+    });
+    handed_over(env, seq)
+}
+
+#[rustler::nif]
+fn savepoint_op<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
     op: rustler::Atom,
     name: String,
-) -> Term {
-    let driver = conn.driver();
-    let result = check_identifier("savepoint", &name).and_then(|()| {
-        let sql = match op.to_term(env).atom_to_string().as_deref() {
+) -> Term<'a> {
+    let sql = check_identifier("savepoint", &name).and_then(|()| {
+        match op.to_term(env).atom_to_string().as_deref() {
             Ok("savepoint") => Ok(format!("SAVEPOINT {name}")),
             Ok("release") => Ok(format!("RELEASE SAVEPOINT {name}")),
             Ok("rollback_to") => Ok(format!("ROLLBACK TO SAVEPOINT {name}")),
             _ => Err(Error::misuse("unknown savepoint operation")),
-        }?;
-        conn.with(|inner| inner.execute_sql(driver, &sql))
+        }
     });
-    reply_ok(env, result)
+    let seq = sql.and_then(|sql| {
+        submit_ok(&conn.worker, env, tag, move |inner, ctx| {
+            inner.execute_sql(ctx, &sql)
+        })
+    });
+    handed_over(env, seq)
 }
 
-#[rustler::nif(schedule = "DirtyIo")]
-fn autocommit(env: Env, conn: ResourceArc<ConnResource>) -> Term {
-    reply(
-        env,
-        conn.with(|inner| Ok(inner.conn.is_autocommit().encode(env))),
-    )
+#[rustler::nif]
+fn autocommit<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
+    let seq = submit(&conn.worker, env, tag, |inner, _ctx, env| {
+        Ok(inner.conn.is_autocommit().encode(env))
+    });
+    handed_over(env, seq)
 }

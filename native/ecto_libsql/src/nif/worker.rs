@@ -1,0 +1,280 @@
+//! Each connection's worker: a thread of the crate's own that owns the
+//! libSQL connection and runs its jobs one after another. A NIF call only
+//! hands a job over and returns the job's number; the worker sends the
+//! reply to the caller as `{tag, reply}`, where `tag` is the caller's
+//! reference. No scheduler, normal or dirty, waits on SQLite, on a lock or
+//! on the network: the caller waits in `receive`, with its timeout.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rustler::env::{OwnedEnv, SavedTerm};
+use rustler::{Encoder, Env, LocalPid, Term};
+
+use crate::control::{Control, Interruptible, Running};
+use crate::error::{Error, Result};
+use crate::nif::connection::ConnInner;
+use crate::nif::term::{atoms, reply};
+
+/// What a running job may ask of its worker.
+pub struct Ctx<'c> {
+    pub seq: u64,
+    pub control: &'c Control,
+}
+
+impl Ctx<'_> {
+    /// Publishes `what` as what this job runs, so that an interrupt or a
+    /// timeout can stop it; fails with `:interrupted` when the job was
+    /// stopped before it got here.
+    pub fn enter(&self, what: Interruptible) -> Result<Running<'_>> {
+        self.control
+            .enter(self.seq, what)
+            .ok_or_else(|| self.stopped())
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.control.is_cancelled(self.seq)
+    }
+
+    /// The error for a job that was stopped.
+    pub fn stopped(&self) -> Error {
+        if self.control.is_closing() {
+            Error::Closed("the connection was closed")
+        } else {
+            Error::Sqlite {
+                extended_code: Some(9),
+                message: "interrupted".into(),
+            }
+        }
+    }
+}
+
+/// The caller's address and tag, ready for the reply.
+pub struct Reply {
+    env: OwnedEnv,
+    to: LocalPid,
+    tag: SavedTerm,
+}
+
+/// A built reply, sent by the worker unless the caller abandoned it.
+pub struct Outgoing {
+    env: OwnedEnv,
+    to: LocalPid,
+    message: SavedTerm,
+}
+
+impl Reply {
+    pub fn new(env: Env, tag: Term) -> Reply {
+        let owned = OwnedEnv::new();
+        let tag = owned.save(tag);
+        Reply {
+            env: owned,
+            to: env.pid(),
+            tag,
+        }
+    }
+
+    /// Builds `{tag, reply}` in the reply's own environment: rows are
+    /// encoded straight into the message, with no copy after.
+    pub fn build(self, f: impl for<'a> FnOnce(Env<'a>) -> Term<'a>) -> Outgoing {
+        let message = self.env.run(|env| {
+            let term = (self.tag.load(env), f(env)).encode(env);
+            // Saving a term of the same environment does not copy it.
+            self.env.save(term)
+        });
+        Outgoing {
+            env: self.env,
+            to: self.to,
+            message,
+        }
+    }
+}
+
+impl Outgoing {
+    pub fn send(mut self) {
+        let message = self.message;
+        // The caller may have died meanwhile: nothing to do then.
+        let _ = self.env.send_and_clear(&self.to, |env| message.load(env));
+    }
+}
+
+/// The connection a worker serves: `None` until its connect job ran, and
+/// after a failed connect.
+pub type Slot = Option<ConnInner>;
+
+type JobFn = Box<dyn FnOnce(&mut Slot, &Ctx) -> Option<Outgoing> + Send>;
+
+struct Job {
+    seq: u64,
+    run: JobFn,
+}
+
+/// The handing-over side of a worker, kept in the connection's resource.
+pub struct Worker {
+    sender: Mutex<Option<Sender<Job>>>,
+    pub control: Arc<Control>,
+}
+
+impl Worker {
+    /// Starts the worker thread.
+    pub fn spawn(control: Arc<Control>) -> Result<Worker> {
+        let (sender, receiver) = channel::<Job>();
+        let thread_control = control.clone();
+        std::thread::Builder::new()
+            .name("ecto_libsql conn".into())
+            .spawn(move || run(receiver, thread_control))
+            .map_err(|e| Error::Misuse(format!("cannot start a connection thread: {e}")))?;
+        Ok(Worker {
+            sender: Mutex::new(Some(sender)),
+            control,
+        })
+    }
+
+    /// Hands `run` over; returns its job number, or `:closed`.
+    pub fn post(
+        &self,
+        run: impl FnOnce(&mut Slot, &Ctx) -> Option<Outgoing> + Send + 'static,
+    ) -> Result<u64> {
+        let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
+        let sender = sender
+            .as_ref()
+            .ok_or(Error::Closed("the connection is closed"))?;
+        let seq = self.control.next_seq();
+        sender
+            .send(Job {
+                seq,
+                run: Box::new(run),
+            })
+            .map_err(|_| Error::Closed("the connection is closed"))?;
+        Ok(seq)
+    }
+
+    /// Stops what runs, refuses new jobs, and lets the thread finish the
+    /// queue (every queued job answers `:closed`) and close the connection.
+    /// `last`, when given, runs after the connection is closed (to tell the
+    /// closer): its job number is returned (0 without one); `None` when the
+    /// connection was closed already.
+    pub fn close(&self, last: Option<Box<dyn FnOnce() -> Option<Outgoing> + Send>>) -> Option<u64> {
+        self.control.close();
+        let mut sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
+        let open = sender.take()?;
+        let Some(last) = last else {
+            return Some(0);
+        };
+        let seq = self.control.next_seq();
+        let run: JobFn = Box::new(move |slot, _ctx| {
+            if let Some(inner) = slot.take() {
+                inner.shut_down();
+            }
+            last()
+        });
+        let _ = open.send(Job { seq, run });
+        Some(seq)
+    }
+}
+
+/// Worker threads alive now: each ends after its connection is closed or
+/// dropped and its queue is drained.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a worker thread from its start to its very end.
+struct Alive;
+
+impl Alive {
+    fn new() -> Alive {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Alive
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How many connection threads are alive.
+#[rustler::nif]
+fn connection_threads() -> usize {
+    LIVE.load(Ordering::SeqCst)
+}
+
+fn run(receiver: Receiver<Job>, control: Arc<Control>) {
+    let _alive = Alive::new();
+    let mut slot: Slot = None;
+    while let Ok(job) = receiver.recv() {
+        control.start(job.seq);
+        let ctx = Ctx {
+            seq: job.seq,
+            control: &control,
+        };
+        let watched = control.clone();
+        let seq = job.seq;
+        let registered = crate::nif::runtime::while_running(move || watched.is_cancelled(seq));
+        // A job that panics loses its reply (callers then time out), never
+        // the worker: the connection keeps serving.
+        let outgoing = crate::panics::catch_quietly(|| (job.run)(&mut slot, &ctx)).unwrap_or(None);
+        drop(registered);
+        if let Some(inner) = slot.as_mut() {
+            inner.after_job();
+        }
+        control.finish(job.seq, || {
+            if let Some(outgoing) = outgoing {
+                outgoing.send();
+            }
+        });
+    }
+    // The connection's last handle is gone or it was closed: statements
+    // and cursors are finalized before the connection itself.
+    if let Some(inner) = slot.take() {
+        inner.shut_down();
+    }
+}
+
+/// The common job: runs `f` on the open connection and replies with its
+/// result as `{:ok, term}` or `{:error, error}`.
+pub fn submit<F>(worker: &Worker, env: Env, tag: Term, f: F) -> Result<u64>
+where
+    F: for<'a> FnOnce(&mut ConnInner, &Ctx, Env<'a>) -> Result<Term<'a>> + Send + 'static,
+{
+    let reply_to = Reply::new(env, tag);
+    worker.post(move |slot, ctx| {
+        Some(reply_to.build(|env| {
+            let result = match slot.as_mut() {
+                _ if ctx.is_cancelled() => Err(ctx.stopped()),
+                Some(inner) => guarded(|| f(inner, ctx, env)),
+                None => Err(Error::Closed("the connection is closed")),
+            };
+            reply(env, result)
+        }))
+    })
+}
+
+/// Runs `f`, turning a panic (a bug, here or in libsql) into an error
+/// reply instead of a lost one.
+pub fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    crate::panics::catch_quietly(f).unwrap_or_else(|_| {
+        Err(Error::Misuse(
+            "internal error: the native call panicked (please report it)".into(),
+        ))
+    })
+}
+
+/// Like `submit`, for jobs whose success carries nothing: `:ok`.
+pub fn submit_ok<F>(worker: &Worker, env: Env, tag: Term, f: F) -> Result<u64>
+where
+    F: FnOnce(&mut ConnInner, &Ctx) -> Result<()> + Send + 'static,
+{
+    submit(worker, env, tag, move |inner, ctx, env| {
+        f(inner, ctx).map(|()| atoms::ok().encode(env))
+    })
+}
+
+/// What every submitting NIF returns: the job number, or the error.
+pub fn handed_over<'a>(env: Env<'a>, seq: Result<u64>) -> Term<'a> {
+    match seq {
+        Ok(seq) => seq.encode(env),
+        Err(err) => reply(env, Err(err)),
+    }
+}
