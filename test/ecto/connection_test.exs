@@ -560,6 +560,21 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
                ~s{INSERT INTO "posts" ("title") VALUES (?1) ON CONFLICT (lower(title)) DO UPDATE SET "title" = excluded."title"}
     end
 
+    test "the options of insert/8 (ecto_sql 3.14) leave the SQL as insert/7 writes it" do
+      args = [nil, "posts", [:title], [[:title]], {:nothing, [], [:title]}, [:id], []]
+      with_opts = args ++ [[cast_params: ["x"], insert_mode: :ignore]]
+
+      assert IO.iodata_to_binary(apply(SQL, :insert, with_opts)) == IO.iodata_to_binary(apply(SQL, :insert, args))
+
+      assert IO.iodata_to_binary(apply(SQL, :insert, args)) ==
+               ~s{INSERT INTO "posts" ("title") VALUES (?1) ON CONFLICT ("title") DO NOTHING RETURNING "id"}
+    end
+
+    test "RETURNING given as raw SQL (Ecto 3.14)" do
+      assert insert(nil, "posts", [:title], [[:title]], {:raise, [], []}, {:unsafe_fragment, "id, length(title)"}) ==
+               ~s{INSERT INTO "posts" ("title") VALUES (?1) RETURNING id, length(title)}
+    end
+
     test "on_conflict with an update query" do
       update = from(p in Post, where: p.views > 0, update: [set: [title: "x"], inc: [views: 1]]) |> plan(:update_all)
 

@@ -122,7 +122,7 @@ defmodule Ecto.Adapters.LibSql do
       defaults = column_defaults(adapter_meta, prefix, source, opts)
       header = if all_defaults?, do: Enum.take(Enum.map(defaults, &elem(&1, 0)), 1), else: header
       {rows, params} = fill_rows(header, rows, Map.new(defaults))
-      sql = Connection.insert(prefix, source, header, rows, on_conflict, returning, placeholders)
+      sql = Connection.insert(prefix, source, header, rows, on_conflict, returning, placeholders, opts)
       opts = if opts[:cache_statement], do: opts, else: [{:cache_statement, "ecto_insert_all_#{source}"} | opts]
       params = placeholders ++ Enum.reverse(params, conflict_params)
 
