@@ -313,6 +313,31 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
     end
   end
 
+  # `{fragment, Schema}` sources are new in Ecto 3.14: the query cannot even
+  # be built with 3.13, so the test is only defined on 3.14 and later.
+  Code.ensure_loaded(Ecto.Adapter.Queryable)
+
+  if function_exported?(Ecto.Adapter.Queryable, :prepare_query, 4) do
+    describe "fragment sources mapped to a schema" do
+      test "in from and in joins, aliased as fragments and selected by the schema's fields" do
+        query = from(f in {fragment("SELECT 1 AS id, 'a' AS body"), Comment}, select: f)
+
+        assert all(query) ==
+                 ~s{SELECT f0."id", f0."body", f0."post_id" FROM (SELECT 1 AS id, 'a' AS body) AS f0}
+
+        query =
+          from(p in Post,
+            join: c in {fragment("SELECT 1 AS id, 1 AS post_id"), Comment},
+            on: c.post_id == p.id,
+            select: {p.id, c.id}
+          )
+
+        assert all(query) ==
+                 ~s{SELECT p0."id", f1."id" FROM "posts" AS p0 INNER JOIN (SELECT 1 AS id, 1 AS post_id) AS f1 ON f1."post_id" = p0."id"}
+      end
+    end
+  end
+
   describe "subqueries, CTEs and combinations" do
     test "subquery in from and in select" do
       sub = from(p in Post, select: %{id: p.id})
