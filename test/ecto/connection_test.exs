@@ -704,6 +704,38 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
              ]
     end
 
+    test "alter table: a modify between types SQLite stores alike, with nothing else changed, is left out" do
+      alter =
+        {:alter, %Table{name: :posts},
+         [
+           {:modify, :id, :bigint, [from: :integer]},
+           {:modify, :count, :integer, [from: {:bigint, null: false}]},
+           {:modify, :views, :string, [from: :integer]},
+           {:modify, :score, :bigint, [from: :integer, null: false]},
+           {:modify, :author_id, :integer, [from: %Reference{table: :authors, type: :integer}]}
+         ]}
+
+      assert ddl(alter) == [
+               ~s{ALTER TABLE "posts" ALTER COLUMN "views" TO "views" TEXT},
+               ~s{ALTER TABLE "posts" ALTER COLUMN "score" TO "score" INTEGER NOT NULL},
+               ~s{ALTER TABLE "posts" ALTER COLUMN "author_id" TO "author_id" INTEGER}
+             ]
+
+      assert ddl({:alter, %Table{name: :posts}, [{:modify, :id, :bigint, [from: :integer]}]}) == []
+    end
+
+    test "table modifiers (Ecto 3.14) go between CREATE and TABLE" do
+      # Map.put: Ecto 3.13's table struct has no :modifiers field.
+      table = Map.put(%Table{name: :scratch}, :modifiers, "TEMPORARY")
+
+      assert ddl({:create, table, [{:add, :id, :id, [primary_key: true]}]}) ==
+               [~s{CREATE TEMPORARY TABLE "scratch" ("id" INTEGER PRIMARY KEY AUTOINCREMENT)}]
+
+      assert_raise ArgumentError, ~r/:modifiers/, fn ->
+        ddl({:create, Map.put(%Table{name: :t}, :modifiers, [:temp]), [{:add, :id, :id, [primary_key: true]}]})
+      end
+    end
+
     test "conditional column changes raise and are resolved against the existing columns" do
       alter =
         {:alter, %Table{name: :posts},
