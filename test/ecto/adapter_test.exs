@@ -155,6 +155,29 @@ defmodule Ecto.Adapters.LibSqlTest do
     end
   end
 
+  # Ecto's :duration type needs Elixir 1.17's Duration.
+  if Code.ensure_loaded?(Duration) do
+    defmodule Span do
+      use Ecto.Schema
+
+      schema "spans" do
+        field(:dur, :duration)
+      end
+    end
+
+    describe "durations" do
+      test "round-trip as ISO 8601 text, and compare equal to a parameter" do
+        Repo.query!("CREATE TABLE spans (id INTEGER PRIMARY KEY, dur TEXT)")
+        duration = %Duration{month: 13, second: 1, microsecond: {100, 6}}
+        span = Repo.insert!(%Span{dur: duration})
+
+        assert Repo.get!(Span, span.id).dur == duration
+        assert [span.id] == Repo.all(from(s in Span, where: s.dur == ^duration, select: s.id))
+        assert %{rows: [["P13MT1.000100S"]]} = Repo.query!("SELECT dur FROM spans")
+      end
+    end
+  end
+
   describe "constraints become changeset errors" do
     test "unique index, by Ecto's default name" do
       {:ok, _} = Repo.insert(Item.changeset(%Item{}, %{name: "a", price: "1"}))

@@ -21,4 +21,23 @@ defmodule Ecto.Adapters.LibSql.CodecTest do
       assert Codec.load_naive_datetime("not a date") == :error
     end
   end
+
+  if Code.ensure_loaded?(Duration) do
+    describe "durations" do
+      test "are ISO 8601 text, read back with every unit and the microsecond precision" do
+        duration = %Duration{year: 1, month: 13, day: 2, second: 1, microsecond: {100, 6}}
+
+        assert {:ok, "P1Y13M2DT1.000100S" = text} = Codec.dump_duration(duration)
+        assert Codec.load_duration(text) == {:ok, duration}
+        assert Codec.dump_duration(nil) == {:ok, nil}
+        assert Codec.load_duration(nil) == {:ok, nil}
+      end
+
+      test "refuse what is not a duration" do
+        assert Codec.dump_duration("P1Y") == :error
+        assert Codec.load_duration("one year") == :error
+        assert Codec.load_duration(5) == :error
+      end
+    end
+  end
 end

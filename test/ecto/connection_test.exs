@@ -313,6 +313,31 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
     end
   end
 
+  # `{fragment, Schema}` sources are new in Ecto 3.14: the query cannot even
+  # be built with 3.13, so the test is only defined on 3.14 and later.
+  Code.ensure_loaded(Ecto.Adapter.Queryable)
+
+  if function_exported?(Ecto.Adapter.Queryable, :prepare_query, 4) do
+    describe "fragment sources mapped to a schema" do
+      test "in from and in joins, aliased as fragments and selected by the schema's fields" do
+        query = from(f in {fragment("SELECT 1 AS id, 'a' AS body"), Comment}, select: f)
+
+        assert all(query) ==
+                 ~s{SELECT f0."id", f0."body", f0."post_id" FROM (SELECT 1 AS id, 'a' AS body) AS f0}
+
+        query =
+          from(p in Post,
+            join: c in {fragment("SELECT 1 AS id, 1 AS post_id"), Comment},
+            on: c.post_id == p.id,
+            select: {p.id, c.id}
+          )
+
+        assert all(query) ==
+                 ~s{SELECT p0."id", f1."id" FROM "posts" AS p0 INNER JOIN (SELECT 1 AS id, 1 AS post_id) AS f1 ON f1."post_id" = p0."id"}
+      end
+    end
+  end
+
   describe "subqueries, CTEs and combinations" do
     test "subquery in from and in select" do
       sub = from(p in Post, select: %{id: p.id})
@@ -560,6 +585,21 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
                ~s{INSERT INTO "posts" ("title") VALUES (?1) ON CONFLICT (lower(title)) DO UPDATE SET "title" = excluded."title"}
     end
 
+    test "the options of insert/8 (ecto_sql 3.14) leave the SQL as insert/7 writes it" do
+      args = [nil, "posts", [:title], [[:title]], {:nothing, [], [:title]}, [:id], []]
+      with_opts = args ++ [[cast_params: ["x"], insert_mode: :ignore]]
+
+      assert IO.iodata_to_binary(apply(SQL, :insert, with_opts)) == IO.iodata_to_binary(apply(SQL, :insert, args))
+
+      assert IO.iodata_to_binary(apply(SQL, :insert, args)) ==
+               ~s{INSERT INTO "posts" ("title") VALUES (?1) ON CONFLICT ("title") DO NOTHING RETURNING "id"}
+    end
+
+    test "RETURNING given as raw SQL (Ecto 3.14)" do
+      assert insert(nil, "posts", [:title], [[:title]], {:raise, [], []}, {:unsafe_fragment, "id, length(title)"}) ==
+               ~s{INSERT INTO "posts" ("title") VALUES (?1) RETURNING id, length(title)}
+    end
+
     test "on_conflict with an update query" do
       update = from(p in Post, where: p.views > 0, update: [set: [title: "x"], inc: [views: 1]]) |> plan(:update_all)
 
@@ -662,6 +702,38 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
                ~s{ALTER TABLE "posts" DROP COLUMN "title"},
                ~s{ALTER TABLE "posts" DROP COLUMN "body"}
              ]
+    end
+
+    test "alter table: a modify between types SQLite stores alike, with nothing else changed, is left out" do
+      alter =
+        {:alter, %Table{name: :posts},
+         [
+           {:modify, :id, :bigint, [from: :integer]},
+           {:modify, :count, :integer, [from: {:bigint, null: false}]},
+           {:modify, :views, :string, [from: :integer]},
+           {:modify, :score, :bigint, [from: :integer, null: false]},
+           {:modify, :author_id, :integer, [from: %Reference{table: :authors, type: :integer}]}
+         ]}
+
+      assert ddl(alter) == [
+               ~s{ALTER TABLE "posts" ALTER COLUMN "views" TO "views" TEXT},
+               ~s{ALTER TABLE "posts" ALTER COLUMN "score" TO "score" INTEGER NOT NULL},
+               ~s{ALTER TABLE "posts" ALTER COLUMN "author_id" TO "author_id" INTEGER}
+             ]
+
+      assert ddl({:alter, %Table{name: :posts}, [{:modify, :id, :bigint, [from: :integer]}]}) == []
+    end
+
+    test "table modifiers (Ecto 3.14) go between CREATE and TABLE" do
+      # Map.put: Ecto 3.13's table struct has no :modifiers field.
+      table = Map.put(%Table{name: :scratch}, :modifiers, "TEMPORARY")
+
+      assert ddl({:create, table, [{:add, :id, :id, [primary_key: true]}]}) ==
+               [~s{CREATE TEMPORARY TABLE "scratch" ("id" INTEGER PRIMARY KEY AUTOINCREMENT)}]
+
+      assert_raise ArgumentError, ~r/:modifiers/, fn ->
+        ddl({:create, Map.put(%Table{name: :t}, :modifiers, [:temp]), [{:add, :id, :id, [primary_key: true]}]})
+      end
     end
 
     test "conditional column changes raise and are resolved against the existing columns" do

@@ -39,7 +39,9 @@ defmodule Ecto.Adapters.LibSql do
   default form. With a non-default option, interpolate such values.
 
   Decimals are stored as TEXT and come back exactly as written; booleans as
-  0/1; `:binary` as BLOB. Arrays are JSON: `update_all` `push:`/`pull:` work
+  0/1; `:binary` as BLOB; `:duration` (Elixir 1.17 and later) as ISO 8601
+  TEXT such as `P13MT1.000100S`, with no PostgreSQL interval fields or
+  precision applied. Arrays are JSON: `update_all` `push:`/`pull:` work
   on arrays of integers, floats and strings.
 
   `insert_all` rows may give different fields: a cell a row leaves out gets
@@ -73,6 +75,7 @@ defmodule Ecto.Adapters.LibSql do
   def loaders(:naive_datetime_usec, type), do: [&Codec.load_naive_datetime/1, type]
   def loaders(:utc_datetime, type), do: [&Codec.load_utc_datetime/1, type]
   def loaders(:utc_datetime_usec, type), do: [&Codec.load_utc_datetime/1, type]
+  def loaders(:duration, type), do: [&Codec.load_duration/1, type]
   def loaders(_primitive, type), do: [type]
 
   @impl Ecto.Adapter
@@ -92,6 +95,7 @@ defmodule Ecto.Adapters.LibSql do
   def dumpers(:naive_datetime_usec, type), do: [type, &Codec.dump_datetime/1]
   def dumpers(:utc_datetime, type), do: [type, &Codec.dump_datetime/1]
   def dumpers(:utc_datetime_usec, type), do: [type, &Codec.dump_datetime/1]
+  def dumpers(:duration, type), do: [type, &Codec.dump_duration/1]
   def dumpers(_primitive, type), do: [type]
 
   # A generated binary_id is already in dumped form, so it skips the
@@ -122,7 +126,7 @@ defmodule Ecto.Adapters.LibSql do
       defaults = column_defaults(adapter_meta, prefix, source, opts)
       header = if all_defaults?, do: Enum.take(Enum.map(defaults, &elem(&1, 0)), 1), else: header
       {rows, params} = fill_rows(header, rows, Map.new(defaults))
-      sql = Connection.insert(prefix, source, header, rows, on_conflict, returning, placeholders)
+      sql = Connection.insert(prefix, source, header, rows, on_conflict, returning, placeholders, opts)
       opts = if opts[:cache_statement], do: opts, else: [{:cache_statement, "ecto_insert_all_#{source}"} | opts]
       params = placeholders ++ Enum.reverse(params, conflict_params)
 

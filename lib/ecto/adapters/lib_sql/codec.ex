@@ -39,6 +39,16 @@ defmodule Ecto.Adapters.LibSql.Codec do
   def dump_datetime(nil), do: {:ok, nil}
   def dump_datetime(_), do: :error
 
+  # Durations (Elixir 1.17 and later) are ISO 8601 text such as
+  # "P13MT1.000100S": SQLite has no interval type, and the text keeps every
+  # unit and the microsecond precision, so equal durations compare equal.
+  if Code.ensure_loaded?(Duration) do
+    def dump_duration(%Duration{} = d), do: {:ok, Duration.to_iso8601(d)}
+  end
+
+  def dump_duration(nil), do: {:ok, nil}
+  def dump_duration(_), do: :error
+
   ## Loaders
 
   # NULL loads as nil whatever the type.
@@ -102,6 +112,21 @@ defmodule Ecto.Adapters.LibSql.Codec do
 
   def load_time(%Time{} = t), do: {:ok, t}
   def load_time(_), do: :error
+
+  def load_duration(nil), do: {:ok, nil}
+
+  if Code.ensure_loaded?(Duration) do
+    def load_duration(text) when is_binary(text) do
+      case Duration.from_iso8601(text) do
+        {:ok, duration} -> {:ok, duration}
+        {:error, _} -> :error
+      end
+    end
+
+    def load_duration(%Duration{} = d), do: {:ok, d}
+  end
+
+  def load_duration(_), do: :error
 
   def load_naive_datetime(nil), do: {:ok, nil}
 

@@ -3,7 +3,7 @@ defmodule Ecto.Adapters.LibSql.Connection do
   SQL generation for libSQL/SQLite, the `Ecto.Adapters.SQL.Connection`
   behaviour of `Ecto.Adapters.LibSql`.
 
-  Queries (`all/1`, `update_all/1`, `delete_all/1`, `insert/7`, ...) are built
+  Queries (`all/1`, `update_all/1`, `delete_all/1`, `insert/8`, ...) are built
   here; DDL is built by `Ecto.Adapters.LibSql.DDL`. Placeholders are numbered
   (`?1`, `?2`, ...) with Ecto's own parameter numbering, identifiers are
   double-quoted, booleans are written as `1`/`0`.
@@ -175,9 +175,15 @@ defmodule Ecto.Adapters.LibSql.Connection do
   defdelegate delete_all(query), to: Statement
 
   @impl true
-  @doc "Builds an INSERT statement, with its upsert clause and RETURNING."
-  defdelegate insert(prefix, table, header, rows, on_conflict, returning, placeholders),
-    to: Statement
+  @doc """
+  Builds an INSERT statement, with its upsert clause and RETURNING.
+
+  ecto_sql 3.14 and later call this with the `insert_all` options as an
+  eighth argument (earlier versions, and single inserts, call it without).
+  No option changes the SQL SQLite needs, so they are accepted and unused.
+  """
+  def insert(prefix, table, header, rows, on_conflict, returning, placeholders, _opts \\ []),
+    do: Statement.insert(prefix, table, header, rows, on_conflict, returning, placeholders)
 
   @impl true
   @doc "Builds an UPDATE of one row, found by `filters`."

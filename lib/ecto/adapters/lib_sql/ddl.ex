@@ -51,7 +51,9 @@ defmodule Ecto.Adapters.LibSql.DDL do
 
     [
       [
-        "CREATE TABLE ",
+        "CREATE ",
+        table_modifiers(table),
+        "TABLE ",
         if_do(command == :create_if_not_exists, "IF NOT EXISTS "),
         Quoting.quote_table(table.prefix, table.name),
         " (",
@@ -68,7 +70,9 @@ defmodule Ecto.Adapters.LibSql.DDL do
   end
 
   def execute_ddl({:alter, %Table{} = table, changes}) do
-    Enum.map(changes, &["ALTER TABLE ", Quoting.quote_table(table.prefix, table.name), ?\s | column_change(table, &1)])
+    changes
+    |> Enum.reject(&same_column_type?/1)
+    |> Enum.map(&["ALTER TABLE ", Quoting.quote_table(table.prefix, table.name), ?\s | column_change(table, &1)])
   end
 
   def execute_ddl({command, %Index{} = index}) when command in @creates do
@@ -237,6 +241,16 @@ defmodule Ecto.Adapters.LibSql.DDL do
   defp check_table_options!(%Table{engine: engine}),
     do: raise(ArgumentError, "SQLite has no storage engines, got engine: #{inspect(engine)}")
 
+  # Ecto 3.14's `table(name, modifiers: "TEMPORARY")`, written between CREATE
+  # and TABLE. Ecto 3.13's table struct has no such field, hence Map.get.
+  defp table_modifiers(table), do: modifiers(Map.get(table, :modifiers))
+
+  defp modifiers(nil), do: []
+  defp modifiers(modifiers) when is_binary(modifiers), do: [modifiers, ?\s]
+
+  defp modifiers(other),
+    do: raise(ArgumentError, "the libSQL adapter expects :modifiers to be a string or nil, got: #{inspect(other)}")
+
   defp table_options(nil), do: []
   defp table_options(options) when is_binary(options), do: [?\s, options]
 
@@ -355,6 +369,27 @@ defmodule Ecto.Adapters.LibSql.DDL do
             "#{inspect(table.name)} cannot be written as one statement; " <>
             "resolve it first with Ecto.Adapters.LibSql.DDL.resolve_conditional_columns/2"
   end
+
+  # A modify that only changes the type (`modify :id, :bigint, from: :integer`)
+  # between two types SQLite stores alike changes nothing, and is left out.
+  # libSQL's ALTER COLUMN would instead rewrite the whole column definition:
+  # it would drop the constraints that PostgreSQL's ALTER COLUMN TYPE keeps,
+  # and it refuses a PRIMARY KEY column outright.
+  defp same_column_type?({:modify, _name, type, opts}) do
+    case Keyword.pop(opts, :from) do
+      {nil, _opts} -> false
+      {from, []} -> plain_type?(type) and plain_type?(from_type(from)) and sql_type(type) == sql_type(from_type(from))
+      {_from, _other_opts} -> false
+    end
+  end
+
+  defp same_column_type?(_change), do: false
+
+  defp from_type({type, opts}) when is_list(opts), do: type
+  defp from_type(type), do: type
+
+  defp plain_type?(%Reference{}), do: false
+  defp plain_type?(_type), do: true
 
   ## Column parts
 

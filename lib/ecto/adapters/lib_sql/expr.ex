@@ -44,6 +44,11 @@ defmodule Ecto.Adapters.LibSql.Expr do
   end
 
   defp source_name({:fragment, _, _}, ix, prefix), do: {nil, [prefix, ?f | Integer.to_string(ix)], nil}
+
+  # Ecto 3.14's `{fragment, Schema}` source: a fragment whose rows load as the schema.
+  defp source_name({{:fragment, _, _}, schema, _prefix}, ix, prefix),
+    do: {nil, [prefix, ?f | Integer.to_string(ix)], schema}
+
   defp source_name({:values, _, _}, ix, prefix), do: {nil, [prefix, ?v | Integer.to_string(ix)], nil}
   defp source_name(%Ecto.SubQuery{}, ix, prefix), do: {nil, [prefix, ?s | Integer.to_string(ix)], nil}
 
@@ -162,6 +167,10 @@ defmodule Ecto.Adapters.LibSql.Expr do
     end)
     |> parens_for_select()
   end
+
+  # The source of a `{fragment, Schema}` from or join (Ecto 3.14).
+  def expr({{:fragment, _, _} = fragment, schema}, sources, query) when is_atom(schema),
+    do: expr(fragment, sources, query)
 
   def expr({:values, _, [types, ix, num_rows]}, _sources, _query), do: values_list(types, ix, num_rows)
 

@@ -424,6 +424,8 @@ defmodule Ecto.Adapters.LibSql.Statement do
   end
 
   defp returning_fields([]), do: []
+  # Ecto 3.14 lets `:returning` be raw SQL, written as given.
+  defp returning_fields({:unsafe_fragment, fragment}) when is_binary(fragment), do: [" RETURNING " | fragment]
   defp returning_fields(fields), do: [" RETURNING " | Quoting.quote_names(fields)]
 
   ## INSERT parts
