@@ -1,9 +1,8 @@
 # Where a point read's time goes, layer by layer (see bench/README.md):
 #
-#     ECTO_LIBSQL_DEPS_PATH=$DEPS MIX_ENV=bench mix run bench/profile.exs
+#     MIX_ENV=bench mix run bench/profile.exs
 #
-# Full mode only (it goes through Ecto). Each line is the median of 5 runs of
-# 50,000 calls, in µs per call.
+# Each line is the median of 5 runs of 50,000 calls, in µs per call.
 
 defmodule Profile.Post do
   use Ecto.Schema
@@ -59,14 +58,12 @@ defmodule Profile do
     ids = for _ <- 1..@calls, do: :rand.uniform(@rows)
 
     line("regular NIF, no work (connection_database)", fn _ -> Nif.connection_database(conn) end, ids)
-    line("dirty IO NIF, no SQLite work (stmt_parameter_count)", fn _ -> Nif.stmt_parameter_count(stmt) end, ids)
-    # The same statement run on a dirty scheduler (what Native.query_stmt
-    # falls back to) and on the calling scheduler (its fast path).
-    line("W6 stmt, dirty scheduler only (Nif.stmt_query)", fn id -> {:ok, _} = Nif.stmt_query(stmt, [id]) end, ids)
-    line("W6 Native.query_stmt (3 columns, fast path)", fn id -> {:ok, _} = Native.query_stmt(stmt, [id]) end, ids)
+    # A round trip to the connection's thread with no SQLite work.
+    line("worker round trip, no SQLite work (stmt_parameter_count)", fn _ -> Native.stmt_parameter_count(stmt) end, ids)
+    line("W6 Native.query_stmt (3 columns)", fn id -> {:ok, _} = Native.query_stmt(stmt, [id]) end, ids)
 
     line(
-      "Native.query, Repo.get's SQL (6 columns, cache, fast path)",
+      "Native.query, Repo.get's SQL (6 columns, cache)",
       fn id -> {:ok, _} = Native.query(conn, @get, [id]) end,
       ids
     )

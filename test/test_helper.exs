@@ -10,4 +10,10 @@ end
 exclude = if Code.ensure_loaded?(:proper), do: [], else: [:proper]
 exclude = exclude ++ EctoLibSql.TestServer.start_for_suite()
 
+# A second OS process writing the same file is played by Python's sqlite3.
+exclude =
+  if System.find_executable("python3"),
+    do: exclude,
+    else: IO.puts("Skipping :python tests: python3 is not on PATH") && [:python | exclude]
+
 ExUnit.start(exclude: exclude)
