@@ -144,8 +144,7 @@ defmodule EctoLibSql.ConcurrencyModelTest do
     print("done")
     """
 
-    python =
-      Task.async(fn -> System.cmd("python3", ["-c", script, path], stderr_to_stdout: true) end)
+    python = Task.async(fn -> System.cmd("python3", ["-c", script, path], stderr_to_stdout: true) end)
 
     elixir =
       1..4

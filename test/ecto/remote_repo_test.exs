@@ -117,6 +117,28 @@ defmodule Ecto.Adapters.LibSql.RemoteRepoTest do
     assert Repo.aggregate(Post, :count) == 1
   end
 
+  test "more remote queries in flight than dirty IO schedulers leave file I/O prompt", ctx do
+    start_repo!(uri: ctx.server.url, pool_size: 16)
+    path = Path.join(ctx.dir, "side.txt")
+    File.write!(path, "side")
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c"
+
+    queries =
+      Task.async(fn ->
+        1..16
+        |> Task.async_stream(fn _ -> Repo.query(slow, [], timeout: 60_000) end, max_concurrency: 16, timeout: 90_000)
+        |> Enum.map(fn {:ok, result} -> result end)
+        |> then(&{&1, System.monotonic_time(:millisecond)})
+      end)
+
+    {file_us, "side"} = :timer.tc(fn -> File.read!(path) end)
+    read_at = System.monotonic_time(:millisecond)
+    {results, done_at} = Task.await(queries, 120_000)
+    assert Enum.all?(results, &match?({:ok, %{rows: [[1_000_000]]}}, &1))
+    assert read_at < done_at
+    assert file_us < 500_000
+  end
+
   test "a server that is down reads as :unavailable", ctx do
     start_repo!(uri: ctx.server.url, pool_size: 1)
     create_posts!(1)

@@ -66,7 +66,6 @@ defmodule EctoLibSql.ConnectionTest do
     assert Native.ping(open_memory!()) == :ok
   end
 
-
   describe "extensions" do
     test "loading while disabled fails" do
       conn = open_memory!()

@@ -36,6 +36,7 @@ defmodule EctoLibSql.TestServer do
         # Owned by a process that outlives every test.
         {:ok, holder} = Agent.start(fn -> start!() end)
         server = Agent.get(holder, & &1)
+        ExUnit.after_suite(fn _ -> File.rm_rf(server.dir) end)
         System.put_env("LIBSQL_URL", server.url)
         IO.puts("Remote and replica tests (:remote) run against sqld at #{server.url}")
         []
@@ -104,6 +105,14 @@ defmodule EctoLibSql.TestServer do
 
   @doc "Stops the server (SIGKILL, as a crash would) and waits until it is gone."
   def stop(%__MODULE__{port: port, os_pid: os_pid}) do
+    # Stopped already (a restart stops the server it replaces).
+    if Port.info(port), do: kill(port, os_pid)
+    :ok
+  end
+
+  # The port is owned by the process that started the server: when that
+  # process ends, the port closes and the wrapper kills sqld.
+  defp kill(port, os_pid) do
     System.cmd("kill", ["-9", Integer.to_string(os_pid)], stderr_to_stdout: true)
 
     receive do
@@ -125,7 +134,12 @@ defmodule EctoLibSql.TestServer do
   @doc "Starts a server owned by the test, stopped when the test ends."
   def start_supervised!(opts \\ []) do
     server = start!(opts)
-    ExUnit.Callbacks.on_exit(fn -> stop(server) end)
+
+    ExUnit.Callbacks.on_exit(fn ->
+      stop(server)
+      File.rm_rf(server.dir)
+    end)
+
     server
   end
 
@@ -167,8 +181,12 @@ defmodule EctoLibSql.TestServer do
     port
   end
 
+  # Unique across VM runs too: a data directory left by an earlier run
+  # would hand a new server its tables.
   defp tmp_dir do
-    dir = Path.join(System.tmp_dir!(), "ecto_libsql_sqld_#{System.unique_integer([:positive])}")
+    name = "ecto_libsql_sqld_#{:os.getpid()}_#{System.unique_integer([:positive])}"
+    dir = Path.join(System.tmp_dir!(), name)
+    File.rm_rf!(dir)
     File.mkdir_p!(dir)
     dir
   end
