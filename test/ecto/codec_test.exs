@@ -40,4 +40,33 @@ defmodule Ecto.Adapters.LibSql.CodecTest do
       end
     end
   end
+
+  describe "JSON" do
+    setup do
+      previous = Application.fetch_env(:ecto_libsql, :json_library)
+
+      on_exit(fn ->
+        case previous do
+          {:ok, library} -> Application.put_env(:ecto_libsql, :json_library, library)
+          :error -> Application.delete_env(:ecto_libsql, :json_library)
+        end
+      end)
+    end
+
+    test "Jason by default when the app has it, the configured library otherwise" do
+      assert Ecto.Adapters.LibSql.JSON.library() == Jason
+      Application.put_env(:ecto_libsql, :json_library, Jason)
+      assert {:ok, {:json_array, json}} = Codec.dump_json(["a", "b"])
+      assert IO.iodata_to_binary(json) == ~s(["a","b"])
+    end
+
+    if Code.ensure_loaded?(JSON) and function_exported?(JSON, :encode_to_iodata!, 1) do
+      test "Elixir's JSON encodes and decodes literal lists and maps the same way" do
+        Application.put_env(:ecto_libsql, :json_library, JSON)
+        assert {:ok, {:json_array, json}} = Codec.dump_json(["a", "b"])
+        assert IO.iodata_to_binary(json) == ~s(["a","b"])
+        assert Codec.load_json(~s({"k":[1,2]})) == {:ok, %{"k" => [1, 2]}}
+      end
+    end
+  end
 end

@@ -15,8 +15,8 @@ defmodule Ecto.Adapters.LibSql.Codec do
   def dump_uuid(_), do: :error
 
   def dump_json(nil), do: {:ok, nil}
-  def dump_json(value) when is_map(value), do: {:ok, {:json_map, json_library().encode_to_iodata!(value)}}
-  def dump_json(value) when is_list(value), do: {:ok, {:json_array, json_library().encode_to_iodata!(value)}}
+  def dump_json(value) when is_map(value), do: {:ok, {:json_map, Ecto.Adapters.LibSql.JSON.encode!(value)}}
+  def dump_json(value) when is_list(value), do: {:ok, {:json_array, Ecto.Adapters.LibSql.JSON.encode!(value)}}
   def dump_json(_), do: :error
 
   def dump_decimal(%Decimal{} = d) do
@@ -66,7 +66,7 @@ defmodule Ecto.Adapters.LibSql.Codec do
   def load_uuid(_), do: :error
 
   def load_json(nil), do: {:ok, nil}
-  def load_json(text) when is_binary(text), do: json_library().decode(text)
+  def load_json(text) when is_binary(text), do: Ecto.Adapters.LibSql.JSON.decode(text)
   def load_json(other) when is_map(other) or is_list(other), do: {:ok, other}
   def load_json(_), do: :error
 
@@ -208,6 +208,4 @@ defmodule Ecto.Adapters.LibSql.Codec do
   defp date_only(text, build) do
     with {:ok, date} <- Date.from_iso8601(text), {:ok, dt} <- build.(date), do: {:ok, dt}, else: (_ -> :error)
   end
-
-  defp json_library, do: Application.get_env(:ecto_libsql, :json_library, Jason)
 end

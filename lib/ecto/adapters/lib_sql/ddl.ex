@@ -436,15 +436,13 @@ defmodule Ecto.Adapters.LibSql.DDL do
   defp default_value({:fragment, expr}, _type), do: [?(, expr, ?)]
 
   defp default_value(value, _type) when is_map(value) or is_list(value),
-    do: Quoting.single_quote(IO.iodata_to_binary(json_library().encode_to_iodata!(value)))
+    do: Quoting.single_quote(IO.iodata_to_binary(Ecto.Adapters.LibSql.JSON.encode!(value)))
 
   defp default_value(value, type) do
     raise ArgumentError,
           "unknown default #{inspect(value)} for type #{inspect(type)}: :default may be a string, " <>
             "number, boolean, decimal, map, list or fragment(...)"
   end
-
-  defp json_library, do: Application.get_env(:ecto_libsql, :json_library, Jason)
 
   defp inline_reference(table, name, %Reference{with: []} = ref),
     do: [" CONSTRAINT ", reference_name(ref, table, name) | references(ref, table)]
