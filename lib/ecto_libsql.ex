@@ -102,6 +102,35 @@ defmodule EctoLibSql do
         when result: var
   def transaction(conn, fun, opts \\ []), do: DBConnection.transaction(conn, fun, opts)
 
+  @doc """
+  Pulls new frames from the primary into an embedded replica pool's
+  database: `{:ok, %{frame_no: n, frames_synced: m}}`. Runs once for the
+  whole pool (its connections share the database), within `:timeout`.
+  Emits `[:ecto_libsql, :sync]`.
+  """
+  @spec sync(conn(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def sync(pool, opts \\ []), do: replicate(pool, :sync, [], opts)
+
+  @doc """
+  Syncs until the replica has reached `frame` (for example the
+  `replication_index/2` of another node after its write), or fails with
+  `code: :timeout` after `:timeout` ms (default 30,000).
+  """
+  @spec sync_until(conn(), non_neg_integer(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def sync_until(pool, frame, opts \\ []) when is_integer(frame) and frame >= 0,
+    do: replicate(pool, :sync_until, [frame], opts)
+
+  @doc "The replica's replication index (frame number), or `nil` before any sync."
+  @spec replication_index(conn(), keyword()) :: {:ok, non_neg_integer() | nil} | {:error, Exception.t()}
+  def replication_index(pool, opts \\ []), do: replicate(pool, :replication_index, [], opts)
+
+  defp replicate(pool, call, args, opts) do
+    case DBConnection.execute(pool, %EctoLibSql.Replication{call: call, args: args}, [], opts) do
+      {:ok, _call, result} -> {:ok, result}
+      {:error, _} = error -> error
+    end
+  end
+
   @doc "Rolls back the current transaction with `reason`."
   @spec rollback(DBConnection.t(), any()) :: no_return()
   defdelegate rollback(conn, reason), to: DBConnection

@@ -208,6 +208,18 @@ defmodule EctoLibSql.Protocol do
   end
 
   @impl true
+  def handle_execute(%EctoLibSql.Replication{call: call, args: args} = query, _params, opts, state) do
+    started = System.monotonic_time()
+    reply = replicate(call, args, opts, state.conn)
+    Telemetry.sync(System.monotonic_time() - started, %{database: state.label, call: call, reply: reply})
+
+    case reply do
+      {:ok, {frame_no, synced}} -> {:ok, query, %{frame_no: frame_no, frames_synced: synced}, state}
+      {:ok, index} -> {:ok, query, index, state}
+      {:error, err} -> error(err, state)
+    end
+  end
+
   def handle_execute(%Query{statement: sql} = query, params, opts, %__MODULE__{conn: conn} = state) do
     started = System.monotonic_time()
 
@@ -238,6 +250,13 @@ defmodule EctoLibSql.Protocol do
         error(%{err | statement: sql}, state)
     end
   end
+
+  defp replicate(:sync, [], _opts, conn), do: Native.sync(conn)
+
+  defp replicate(:sync_until, [frame], opts, conn),
+    do: Native.sync_until(conn, frame, timeout: opts[:timeout] || 30_000)
+
+  defp replicate(:replication_index, [], _opts, conn), do: Native.replication_index(conn)
 
   @impl true
   def handle_close(_query, _opts, state) do

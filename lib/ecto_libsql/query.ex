@@ -7,19 +7,18 @@ defmodule EctoLibSql.Query do
     * `:statement` - the SQL
     * `:command` - the kind of statement, known once prepared
     * `:columns` - the result columns, known once prepared
-    * `:ref` - reserved for drivers that bind a query to one connection;
-      this one never does, so a query prepared on one connection runs on
-      any other (its SQL is prepared there through that connection's cache)
+
+  A query is never bound to one connection: prepared on one, it runs on any
+  other (its SQL is prepared there through that connection's cache).
   """
 
-  defstruct name: "", statement: nil, command: nil, columns: nil, ref: nil
+  defstruct name: "", statement: nil, command: nil, columns: nil
 
   @type t :: %__MODULE__{
           name: iodata(),
           statement: iodata(),
           command: atom() | nil,
-          columns: [String.t()] | nil,
-          ref: reference() | nil
+          columns: [String.t()] | nil
         }
 
   defimpl DBConnection.Query do

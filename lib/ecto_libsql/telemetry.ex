@@ -13,6 +13,13 @@ defmodule EctoLibSql.Telemetry do
       `%{sql: sql, command: atom | nil, cached: boolean, result: :ok | :error,
       error: %EctoLibSql.Error{} | nil}`; `cached` says whether the prepared
       statement came from the connection's statement cache.
+    * `[:ecto_libsql, :sync]` - an embedded replica's replication call
+      (`EctoLibSql.sync/2`, `sync_until/3`, `replication_index/2`, and the
+      Ecto adapter's functions of the same names) finished.
+      Measurements: `%{duration: native_time, frames: frames_synced}`
+      (frames is 0 for `replication_index`). Metadata: `%{database: path,
+      call: atom, result: :ok | :error, frame_no: integer | nil,
+      error: %EctoLibSql.Error{} | nil}`.
 
   Durations are in `:native` time units (`System.convert_time_unit/3`).
   """
@@ -23,6 +30,24 @@ defmodule EctoLibSql.Telemetry do
 
   @doc false
   def disconnect(metadata), do: :telemetry.execute([:ecto_libsql, :disconnect], %{}, metadata)
+
+  @doc false
+  def sync(duration, %{database: database, call: call, reply: reply}) do
+    {frames, frame_no, error} =
+      case reply do
+        {:ok, {frame_no, frames}} -> {frames, frame_no, nil}
+        {:ok, frame_no} -> {0, frame_no, nil}
+        {:error, error} -> {0, nil, error}
+      end
+
+    :telemetry.execute([:ecto_libsql, :sync], %{duration: duration, frames: frames}, %{
+      database: database,
+      call: call,
+      result: if(error, do: :error, else: :ok),
+      frame_no: frame_no,
+      error: error
+    })
+  end
 
   @doc false
   def query(duration, rows, metadata),

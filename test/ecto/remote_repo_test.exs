@@ -76,6 +76,38 @@ defmodule Ecto.Adapters.LibSql.RemoteRepoTest do
     assert Enum.sort(ids) == Enum.to_list(1..1000)
   end
 
+  test "a replica Repo syncs, reports its replication index and waits for a frame, with telemetry", ctx do
+    with_repo([uri: ctx.server.url], fn -> create_posts!(3) end)
+    start_repo!(database: Path.join(ctx.dir, "replica.db"), uri: ctx.server.url)
+    test = self()
+    id = make_ref()
+
+    :telemetry.attach(
+      id,
+      [:ecto_libsql, :sync],
+      fn _, measurements, meta, _ -> send(test, {:sync, measurements, meta}) end,
+      nil
+    )
+
+    on_exit(fn -> :telemetry.detach(id) end)
+
+    assert {:ok, %{frame_no: frame, frames_synced: _}} = Ecto.Adapters.LibSql.sync(Repo)
+    assert is_integer(frame)
+    assert_receive {:sync, %{duration: _, frames: _}, %{call: :sync, result: :ok, frame_no: ^frame}}
+    assert {:ok, ^frame} = Ecto.Adapters.LibSql.replication_index(Repo)
+    assert {:ok, %{frame_no: ^frame}} = Ecto.Adapters.LibSql.sync_until(Repo, frame)
+
+    # A frame the primary does not have yet: waited for up to the timeout.
+    started = System.monotonic_time(:millisecond)
+
+    assert {:error, %EctoLibSql.Error{code: :timeout}} =
+             Ecto.Adapters.LibSql.sync_until(Repo, frame + 1000, timeout: 500)
+
+    assert System.monotonic_time(:millisecond) - started < 5_000
+    assert_receive {:sync, _, %{call: :sync_until, result: :error, error: %EctoLibSql.Error{code: :timeout}}}
+    assert Repo.aggregate(Post, :count) == 3
+  end
+
   test "a remote Repo keeps working after the server forgets its streams (restart)", ctx do
     start_repo!(uri: ctx.server.url, pool_size: 1)
     create_posts!(3)

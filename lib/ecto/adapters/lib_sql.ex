@@ -57,6 +57,26 @@ defmodule Ecto.Adapters.LibSql do
   alias Ecto.Adapters.LibSql.{Codec, Connection, DDL}
   alias EctoLibSql.Native
 
+  ## Embedded replicas
+
+  @doc """
+  Syncs an embedded replica Repo's database from its primary, once for the
+  whole pool: `{:ok, %{frame_no: n, frames_synced: m}}`. See
+  `EctoLibSql.sync/2`.
+  """
+  @spec sync(Ecto.Repo.t() | pid(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def sync(repo, opts \\ []), do: EctoLibSql.sync(pool(repo), opts)
+
+  @doc "Syncs until the replica reaches `frame`; see `EctoLibSql.sync_until/3`."
+  @spec sync_until(Ecto.Repo.t() | pid(), non_neg_integer(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def sync_until(repo, frame, opts \\ []), do: EctoLibSql.sync_until(pool(repo), frame, opts)
+
+  @doc "The replica's replication index (frame number); see `EctoLibSql.replication_index/2`."
+  @spec replication_index(Ecto.Repo.t() | pid(), keyword()) :: {:ok, non_neg_integer() | nil} | {:error, Exception.t()}
+  def replication_index(repo, opts \\ []), do: EctoLibSql.replication_index(pool(repo), opts)
+
+  defp pool(repo), do: Ecto.Adapter.lookup_meta(repo).pid
+
   ## Types
 
   @impl Ecto.Adapter

@@ -67,18 +67,15 @@ defmodule Ecto.Adapters.LibSql.Connection do
 
   @impl true
   @doc """
-  Runs a query prepared by `prepare_execute/5`.
-
-  Returns `{:ok, result}` when the query ran as cached, or
-  `{:ok, query, result}` when the driver had to prepare it again, so that
-  Ecto caches the new one.
+  Runs a query prepared by `prepare_execute/5`. A query is never bound
+  to one connection (each prepares it through its own statement cache), so
+  the one Ecto cached always runs as it is.
   """
-  def execute(conn, %EctoLibSql.Query{ref: ref} = query, params, opts) do
+  def execute(conn, %EctoLibSql.Query{} = query, params, opts) do
     ensure_list_params!(params)
 
     case DBConnection.execute(conn, query, params, opts) do
-      {:ok, %EctoLibSql.Query{ref: ^ref}, result} -> {:ok, result}
-      {:ok, _query, _result} = prepared_again -> prepared_again
+      {:ok, _query, result} -> {:ok, result}
       {:error, _} = error -> error
     end
   end
