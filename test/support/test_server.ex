@@ -143,6 +143,25 @@ defmodule EctoLibSql.TestServer do
     server
   end
 
+  @doc """
+  A fresh Ed25519 key pair for a server with authentication: writes the
+  public key where sqld's `--auth-jwt-key-file` reads it and returns
+  `{key_file, private_key}`.
+  """
+  def jwt_key!(dir) do
+    {public, private} = :crypto.generate_key(:eddsa, :ed25519)
+    file = Path.join(dir, "jwt_key.pub")
+    File.write!(file, Base.url_encode64(public, padding: false))
+    {file, private}
+  end
+
+  @doc "A JWT signed with `private_key`: `%{}` claims give full access, `%{\"a\" => \"ro\"}` read-only."
+  def jwt(private_key, claims_json \\ "{}") do
+    encode = &Base.url_encode64(&1, padding: false)
+    signing_input = encode.(~s({"alg":"EdDSA","typ":"JWT"})) <> "." <> encode.(claims_json)
+    signing_input <> "." <> encode.(:crypto.sign(:eddsa, :none, signing_input, [private_key, :ed25519]))
+  end
+
   defp await_ready!(server, deadline) do
     case :gen_tcp.connect(~c"127.0.0.1", server.http_port, [:binary, active: false], 1_000) do
       {:ok, socket} ->

@@ -283,6 +283,21 @@ pub fn remote(rendered: &str) -> Error {
     if let Some(rest) = text.strip_prefix("api error: `") {
         return api_error(rest);
     }
+    // A replica's write delegated to its primary over gRPC.
+    if let Some(rest) = text.strip_prefix("status: ") {
+        let status = rest.split(',').next().unwrap_or("");
+        let message = rest
+            .split_once("message: ")
+            .map(|(_, m)| m.split(", details:").next().unwrap_or(m).trim_matches('"'))
+            .unwrap_or(rest);
+        return match status {
+            "PermissionDenied" | "Unauthenticated" => {
+                Error::Auth(format!("the primary refused the write: {message}"))
+            }
+            "Unavailable" => Error::Unavailable(format!("the primary is unavailable: {message}")),
+            _ => Error::Remote(format!("the primary answered {status}: {message}")),
+        };
+    }
     // `cursor error: error at step 0: (error code: SQLITE_CONSTRAINT) SQLite error: ...`
     if let Some(rest) = text.strip_prefix("cursor error: `") {
         if let Some((_, after)) = rest.split_once("(error code: ") {
@@ -472,6 +487,12 @@ mod tests {
         assert_eq!(
             cursor.to_string(),
             "SQLITE_CONSTRAINT: NOT NULL constraint failed: t.v"
+        );
+        let denied = remote("status: PermissionDenied, message: \"Authorization forbidden: no Write permission\", details: [], metadata: MetadataMap { }");
+        assert_eq!(denied.code(), "auth");
+        assert_eq!(
+            denied.to_string(),
+            "the primary refused the write: Authorization forbidden: no Write permission"
         );
         assert_eq!(remote("something new").code(), "remote");
     }

@@ -130,7 +130,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             let path = required(&opts.database, "database")?;
             let uri = required(&opts.uri, "uri")?;
             let token = opts.auth_token.clone().unwrap_or_default();
-            let mut builder = libsql::Builder::new_remote_replica(path, uri, token)
+            let mut builder = libsql::Builder::new_remote_replica(path, uri.clone(), token.clone())
                 .read_your_writes(opts.read_your_writes);
             if let Some(ms) = opts.sync_interval {
                 builder = builder.sync_interval(Duration::from_millis(ms));
@@ -138,21 +138,47 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             if let Some(config) = encryption(&opts.encryption_key) {
                 builder = builder.encryption_config(config);
             }
-            let db = block_on(Driver::Tokio, async move {
+            let opened = block_on(Driver::Tokio, async move {
                 let db = builder.build().await?;
                 // Synced once on open, so the first read sees the primary.
                 db.sync().await?;
                 Ok::<_, libsql::Error>(db)
-            })??;
-            Ok(DbResource {
-                db,
-                kind: Kind::Replica,
-                gate: None,
-            })
+            })?;
+            match opened {
+                Ok(db) => Ok(DbResource {
+                    db,
+                    kind: Kind::Replica,
+                    gate: None,
+                }),
+                Err(err) => Err(replica_open_error(err.into(), uri, token)),
+            }
         }
         other => Err(Error::InvalidOption(format!(
             "unknown mode {other:?}: expected local, remote or replica"
         ))),
+    }
+}
+
+/// libsql reports a primary that refuses a replica's credentials only as a
+/// handshake that timed out. Asking the primary once over Hrana with the
+/// same token tells a refusal (`:auth`) from an unreachable primary.
+fn replica_open_error(err: Error, uri: String, token: String) -> Error {
+    if !matches!(err, Error::Sync(_)) {
+        return err;
+    }
+    let probe = block_on(Driver::Tokio, async move {
+        let db = libsql::Builder::new_remote(uri, token).build().await?;
+        db.connect()?.query("SELECT 1", ()).await.map(drop)
+    });
+    match probe {
+        Ok(Err(probe_err)) => match Error::from(probe_err) {
+            refused @ Error::Auth(_) => refused,
+            Error::Unavailable(m) => {
+                Error::Unavailable(format!("the replica's primary cannot be reached: {m}"))
+            }
+            _ => err,
+        },
+        _ => err,
     }
 }
 
