@@ -87,8 +87,11 @@ defmodule EctoLibSql.ConcurrencyModelTest do
 
     for {result, elapsed} <- results do
       assert {:error, error} = result
-      # The pool may report the same deadline first.
-      assert match?(%Error{code: :timeout}, error) or match?(%DBConnection.ConnectionError{}, error)
+      # The pool's own timer for the same deadline may win the race: it
+      # then closes the connection, which stops the statement too.
+      assert match?(%Error{code: code} when code in [:timeout, :closed], error) or
+               match?(%DBConnection.ConnectionError{}, error)
+
       assert elapsed < 1_500
     end
 

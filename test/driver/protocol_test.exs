@@ -141,9 +141,13 @@ defmodule EctoLibSql.ProtocolTest do
       pool = start_pool!(database: path, pool_size: 1)
       started = System.monotonic_time(:millisecond)
 
-      # The pool's own timeout may win the race to report it.
+      # The pool's own timer for the same deadline may win the race: it then
+      # closes the connection, which stops the statement too.
       assert {:error, error} = EctoLibSql.query(pool, @long_query, [], timeout: 300)
-      assert match?(%Error{code: :timeout}, error) or match?(%DBConnection.ConnectionError{}, error)
+
+      assert match?(%Error{code: code} when code in [:timeout, :closed], error) or
+               match?(%DBConnection.ConnectionError{}, error)
+
       assert System.monotonic_time(:millisecond) - started < 1_000
 
       # The statement was stopped: the only connection answers at once.
