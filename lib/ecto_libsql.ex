@@ -21,20 +21,21 @@ defmodule EctoLibSql do
   database is one database for the whole pool.
   """
 
-  alias EctoLibSql.{Error, Query, Result}
+  alias EctoLibSql.{Query, Result}
 
   @type conn :: DBConnection.conn()
 
   @doc "Starts a connection pool. See the module documentation for options."
   @spec start_link(keyword()) :: GenServer.on_start()
   def start_link(opts) do
-    # The database is opened here, once, and shared by the pool's
-    # connections: they are started with a reference to it.
-    native_opts = Keyword.take(opts, EctoLibSql.Options.keys())
-
-    case EctoLibSql.Native.open_database(native_opts) do
-      {:ok, database} -> DBConnection.start_link(EctoLibSql.Protocol, [database_ref: database] ++ opts)
-      {:error, %Error{}} = error -> error
+    # Every option is checked before anything starts. The database is
+    # opened here, once, and shared by the pool's connections: they are
+    # started with a reference to it. Secrets stay concealed in the pool's
+    # options (see EctoLibSql.Config.conceal/1).
+    with {:ok, opts} <- EctoLibSql.Config.normalize(EctoLibSql.Config.conceal(opts)),
+         native_opts = EctoLibSql.Config.reveal(Keyword.take(opts, EctoLibSql.Options.keys())),
+         {:ok, database} <- EctoLibSql.Native.open_database(native_opts) do
+      DBConnection.start_link(EctoLibSql.Protocol, [database_ref: database] ++ opts)
     end
   end
 
@@ -43,7 +44,7 @@ defmodule EctoLibSql do
   def child_spec(opts) do
     %{
       id: Keyword.get(opts, :name, __MODULE__),
-      start: {__MODULE__, :start_link, [opts]},
+      start: {__MODULE__, :start_link, [EctoLibSql.Config.conceal(opts)]},
       type: :supervisor
     }
   end

@@ -46,7 +46,7 @@ defmodule EctoLibSql.Protocol do
   @impl true
   def connect(opts) do
     started = System.monotonic_time()
-    native_opts = Keyword.take(opts, EctoLibSql.Options.keys())
+    native_opts = EctoLibSql.Config.reveal(Keyword.take(opts, EctoLibSql.Options.keys()))
     # IMMEDIATE: a DEFERRED transaction that reads and then writes fails at
     # once with SQLITE_BUSY_SNAPSHOT when another writer committed between
     # its read and its write, and no busy timeout can help it.
