@@ -58,7 +58,7 @@ fn batch_sql<'a>(
             inner.take_write_gate(ctx)?;
         }
         let batch = |inner: &mut crate::nif::connection::ConnInner, sql: &str| -> Result<Term> {
-            let _running = ctx.enter(Interruptible::Connection(inner.conn.clone()))?;
+            let _running = ctx.enter_for(driver, Interruptible::Connection(inner.conn.clone()))?;
             let rows = block_on(driver, inner.conn.execute_batch(sql))??;
             batch_results(env, driver, rows)
         };

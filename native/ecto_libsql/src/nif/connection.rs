@@ -173,7 +173,10 @@ impl ConnInner {
 
     /// Runs SQL with no result (transaction control), interruptibly.
     pub fn execute_sql(&mut self, ctx: &Ctx, sql: &str) -> Result<()> {
-        let _running = ctx.enter(crate::control::Interruptible::Connection(self.conn.clone()))?;
+        let _running = ctx.enter_for(
+            self.driver(),
+            crate::control::Interruptible::Connection(self.conn.clone()),
+        )?;
         block_on(self.driver(), self.conn.execute(sql, ()))??;
         Ok(())
     }

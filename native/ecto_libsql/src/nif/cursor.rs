@@ -67,7 +67,7 @@ fn declare_cursor<'a>(
             let values = prepared.bind_values(params)?;
             let stmt: Arc<libsql::Statement> = prepared.stmt.clone();
             let rows = {
-                let _running = ctx.enter(Interruptible::Statement(stmt.clone()))?;
+                let _running = ctx.enter_for(driver, Interruptible::Statement(stmt.clone()))?;
                 block_on(driver, stmt.query(values))??
             };
             let columns = prepared.columns.clone();
@@ -110,7 +110,7 @@ fn fetch<'a>(
             return Err(Error::misuse("max_rows must be a positive integer"));
         }
         let fetched = ctx
-            .enter(Interruptible::Statement(open.stmt.clone()))
+            .enter_for(driver, Interruptible::Statement(open.stmt.clone()))
             .and_then(|_running| fetch_rows(env, driver, &mut open.rows, open.ncols, max_rows));
         let (rows, done) = match fetched {
             Ok(ok) => ok,

@@ -125,7 +125,7 @@ pub fn run<'a>(
     } else {
         prepared.stmt.clone()
     };
-    let running = ctx.enter(Interruptible::Statement(stmt.clone()));
+    let running = ctx.enter_for(driver, Interruptible::Statement(stmt.clone()));
     let result = running.and_then(|_running| {
         block_on(driver, async {
             let mut rows = stmt.query(values).await?;
