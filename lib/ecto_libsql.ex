@@ -52,7 +52,10 @@ defmodule EctoLibSql do
   @doc "Runs `sql` with `params`; the prepared statement is cached per connection."
   @spec query(conn(), iodata(), list() | map(), keyword()) :: {:ok, Result.t()} | {:error, Exception.t()}
   def query(conn, sql, params \\ [], opts \\ []) do
-    case DBConnection.prepare_execute(conn, %Query{statement: sql}, params, opts) do
+    # One call to the connection's thread: executing prepares the SQL
+    # through the connection's statement cache, so there is no separate
+    # prepare step (SQL errors are reported by the execution).
+    case DBConnection.execute(conn, %Query{statement: IO.iodata_to_binary(sql)}, params, opts) do
       {:ok, _query, result} -> {:ok, result}
       {:error, _} = error -> error
     end

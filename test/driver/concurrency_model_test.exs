@@ -127,9 +127,15 @@ defmodule EctoLibSql.ConcurrencyModelTest do
 
     assert_receive :holding, 5_000
     started = System.monotonic_time(:millisecond)
-    assert {:error, %Error{code: :timeout}} = EctoLibSql.query(pool, "INSERT INTO t VALUES (2)", [], timeout: 500)
+    assert {:error, error} = EctoLibSql.query(pool, "INSERT INTO t VALUES (2)", [], timeout: 500)
     elapsed = System.monotonic_time(:millisecond) - started
-    assert elapsed >= 500 and elapsed < 1_500
+    # Ended by the caller's timeout (or the pool's timer for the same
+    # deadline, which closes the connection), not by the 5 s busy timeout.
+    assert match?(%Error{code: code} when code in [:timeout, :closed], error) or
+             match?(%DBConnection.ConnectionError{}, error),
+           "got #{inspect(error)}"
+
+    assert elapsed >= 500 and elapsed < 2_000
 
     send(holder.pid, :release)
     assert {:ok, _} = Task.await(holder)

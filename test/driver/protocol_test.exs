@@ -38,29 +38,57 @@ defmodule EctoLibSql.ProtocolTest do
       assert %Result{rows: [[1]]} = EctoLibSql.query!(pool, "SELECT sum(a) FROM t")
     end
 
-    test "transactions are IMMEDIATE by default: read-then-update from 16 processes loses nothing", %{path: path} do
-      pool = start_pool!(database: path, pool_size: 8)
-      EctoLibSql.query!(pool, "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
-      EctoLibSql.query!(pool, "INSERT INTO counter VALUES (1, 0)")
+    for pool_size <- [8, 32, 64] do
+      test "transactions are IMMEDIATE by default: read-then-update from 16 processes on a pool of #{pool_size} loses nothing",
+           %{path: path} do
+        pool = start_pool!(database: path, pool_size: unquote(pool_size))
+        EctoLibSql.query!(pool, "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+        EctoLibSql.query!(pool, "INSERT INTO counter VALUES (1, 0)")
 
-      results =
-        1..16
-        |> Task.async_stream(
-          fn _ ->
-            for _ <- 1..25 do
-              EctoLibSql.transaction(pool, fn conn ->
-                %Result{rows: [[n]]} = EctoLibSql.query!(conn, "SELECT n FROM counter WHERE id = 1")
-                EctoLibSql.query!(conn, "UPDATE counter SET n = ? WHERE id = 1", [n + 1])
-              end)
-            end
+        results =
+          1..16
+          |> Task.async_stream(
+            fn _ ->
+              for _ <- 1..25 do
+                EctoLibSql.transaction(pool, fn conn ->
+                  %Result{rows: [[n]]} = EctoLibSql.query!(conn, "SELECT n FROM counter WHERE id = 1")
+                  EctoLibSql.query!(conn, "UPDATE counter SET n = ? WHERE id = 1", [n + 1])
+                end)
+              end
+            end,
+            timeout: 60_000
+          )
+          |> Enum.flat_map(fn {:ok, list} -> list end)
+
+        # A DEFERRED read-then-write would fail with busy (SQLITE_BUSY_SNAPSHOT) here.
+        assert Enum.reject(results, &match?({:ok, _}, &1)) == []
+        assert %Result{rows: [[400]]} = EctoLibSql.query!(pool, "SELECT n FROM counter WHERE id = 1")
+      end
+    end
+
+    test "a DEFERRED transaction whose snapshot went stale says why it cannot write, and what to use",
+         %{path: path} do
+      pool = start_pool!(database: path, pool_size: 2)
+      EctoLibSql.query!(pool, "CREATE TABLE t (a INTEGER)")
+      test = self()
+
+      result =
+        EctoLibSql.transaction(
+          pool,
+          fn conn ->
+            EctoLibSql.query!(conn, "SELECT count(*) FROM t")
+            # Another connection commits a write after this transaction read.
+            Task.async(fn -> send(test, {:other, EctoLibSql.query(pool, "INSERT INTO t VALUES (1)")}) end)
+            |> Task.await()
+
+            EctoLibSql.query(conn, "INSERT INTO t VALUES (2)")
           end,
-          timeout: 60_000
+          mode: :deferred
         )
-        |> Enum.flat_map(fn {:ok, list} -> list end)
 
-      # A DEFERRED read-then-write would fail with busy (SQLITE_BUSY_SNAPSHOT) here.
-      assert Enum.reject(results, &match?({:ok, _}, &1)) == []
-      assert %Result{rows: [[400]]} = EctoLibSql.query!(pool, "SELECT n FROM counter WHERE id = 1")
+      assert_received {:other, {:ok, _}}
+      assert {:ok, {:error, %Error{code: :busy, extended_code: 517, message: message}}} = result
+      assert message =~ "IMMEDIATE"
     end
 
     test "modes per transaction and by default", %{path: path} do

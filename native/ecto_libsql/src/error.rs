@@ -27,6 +27,10 @@ mod primary {
     pub const NOTADB: i32 = 26;
 }
 
+/// SQLITE_BUSY_SNAPSHOT: a read transaction cannot become a write
+/// transaction because its snapshot is stale.
+const BUSY_SNAPSHOT: i32 = 517;
+
 /// Extended constraint codes (see sqlite3.h, `SQLITE_CONSTRAINT_*`).
 mod constraint {
     pub const CHECK: i32 = 275;
@@ -226,6 +230,14 @@ impl From<libsql::Error> for Error {
     fn from(err: libsql::Error) -> Self {
         use libsql::Error as E;
         match err {
+            // SQLITE_BUSY_SNAPSHOT: no busy timeout can help; say why.
+            E::SqliteFailure(BUSY_SNAPSHOT, message) => Error::Sqlite {
+                extended_code: Some(BUSY_SNAPSHOT),
+                message: format!(
+                    "{message}: this DEFERRED transaction read before another connection committed a write, \
+                     so it cannot write any more; run transactions that write as IMMEDIATE (the default)"
+                ),
+            },
             E::SqliteFailure(code, message) => Error::Sqlite {
                 extended_code: Some(code),
                 message,
