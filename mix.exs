@@ -77,7 +77,7 @@ defmodule EctoLibSql.MixProject do
     [
       main: "readme",
       source_ref: "v#{@version}",
-      extras: ["README.md", "RELEASING.md", "bench/README.md"],
+      extras: ["README.md", "RELEASING.md", {"bench/README.md", filename: "benchmarks", title: "Benchmarks"}],
       groups_for_modules: [
         "Ecto adapter": [~r/^Ecto\.Adapters\.LibSql/],
         Driver: [EctoLibSql, EctoLibSql.Query, EctoLibSql.Telemetry],

@@ -138,7 +138,8 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     defp with_repo(repo, path, opts, fun) do
       for suffix <- ["", "-wal", "-shm"], do: File.rm(path <> suffix)
 
-      {:ok, pid} = repo.start_link([database: path, pool_size: 1, log: false] ++ opts)
+      # opts override the defaults (Keyword.get takes the first of repeated keys).
+      {:ok, pid} = repo.start_link(Keyword.merge([database: path, pool_size: 1, log: false], opts))
 
       try do
         repo.query!(@create)
