@@ -52,7 +52,9 @@ defmodule EctoLibSql.Config do
     :ownership_timeout,
     :ownership_mode,
     :ownership_log,
-    :log
+    :log,
+    # Process labels (DBConnection 2.8+); ecto_sql 3.14 passes the Repo name.
+    :label
   ]
   # What Ecto and ecto_sql keep in a Repo's configuration.
   @ecto [
