@@ -67,6 +67,15 @@ defmodule EctoLibSql.DriverTest do
                EctoLibSql.query!(blobs, "SELECT ?, ?", [{:uuid, raw}, {:datetime, ~N[2024-01-02 03:04:05]}])
     end
 
+    test "SQL that is not valid UTF-8 is an error, and the pooled connection survives it", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 1)
+      id = collect_telemetry([[:ecto_libsql, :disconnect]])
+      assert {:error, %Error{code: :misuse}} = EctoLibSql.query(pool, "SELECT '" <> <<0xFF>> <> "'", [])
+      refute_received {:telemetry, [:ecto_libsql, :disconnect], _, _}
+      :telemetry.detach(id)
+      assert {:ok, %Result{rows: [[1]]}} = EctoLibSql.query(pool, "SELECT 1", [])
+    end
+
     test "a binary that is not valid UTF-8 is stored as a BLOB", %{path: path} do
       pool = start_pool!(database: path)
       raw = <<0xFF, 0xFE, 1, 2>>

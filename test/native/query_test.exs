@@ -255,4 +255,17 @@ defmodule EctoLibSql.QueryTest do
       assert Exception.message(error) =~ "constraint_check"
     end
   end
+
+  test "SQL that is not valid UTF-8 is a :misuse error on every entry point" do
+    conn = open_memory!()
+    bad = "SELECT '" <> <<0xFF, 0xFE>> <> "'"
+    assert_error(Native.query(conn, bad), :misuse)
+    assert_error(Native.execute(conn, bad), :misuse)
+    assert_error(Native.prepare(conn, bad), :misuse)
+    assert_error(Native.declare_cursor(conn, bad), :misuse)
+    assert_error(Native.batch(conn, bad), :misuse)
+    assert_error(Native.batch(conn, [{bad, []}]), :misuse)
+    # The connection is unharmed.
+    assert rows!(conn, "SELECT 1") == [[1]]
+  end
 end

@@ -2,13 +2,13 @@
 //! batch execution, or a list of `{sql, params}` through the statement
 //! cache, optionally inside a transaction (a savepoint when one is open).
 
-use rustler::{Encoder, Env, ResourceArc, Term};
+use rustler::{Binary, Encoder, Env, ResourceArc, Term};
 
 use crate::control::Interruptible;
 use crate::error::Result;
 use crate::nif::connection::ConnResource;
 use crate::nif::runtime::{block_on, Driver};
-use crate::nif::term::{decode_params, encode_result, Params};
+use crate::nif::term::{decode_params, encode_result, sql_text, Params};
 use crate::nif::worker::{handed_over, submit};
 
 fn batch_results<'a>(
@@ -47,9 +47,13 @@ fn batch_sql<'a>(
     env: Env<'a>,
     tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
-    sql: String,
+    sql: Binary<'a>,
     transactional: bool,
 ) -> Term<'a> {
+    let sql = match sql_text(sql) {
+        Ok(sql) => sql,
+        Err(err) => return handed_over(env, Err(err)),
+    };
     let seq = submit(&conn.worker, env, tag, move |inner, ctx, env| {
         let driver = inner.driver();
         // SQL text is not classified statement by statement: a batch
@@ -99,12 +103,12 @@ fn batch_statements<'a>(
     env: Env<'a>,
     tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
-    statements: Vec<(String, Term<'a>)>,
+    statements: Vec<(Binary<'a>, Term<'a>)>,
     transactional: bool,
 ) -> Term<'a> {
     let decoded: Result<Vec<(String, Params)>> = statements
         .into_iter()
-        .map(|(sql, params)| decode_params(params).map(|p| (sql, p)))
+        .map(|(sql, params)| Ok((sql_text(sql)?, decode_params(params)?)))
         .collect();
     let seq = decoded.and_then(|statements| {
         submit(&conn.worker, env, tag, move |inner, ctx, env| {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
+use rustler::{Binary, Encoder, Env, NifMap, ResourceArc, Term};
 
 use crate::cache::StatementCache;
 use crate::control::{Abandoned, Control};
@@ -17,7 +17,7 @@ use crate::gate::GateGuard;
 use crate::nif::database::{DbResource, Kind};
 use crate::nif::exec::{columns_term, run, Prepared};
 use crate::nif::runtime::{block_on, take_dropped, Driver};
-use crate::nif::term::{atoms, decode_params, encode_result};
+use crate::nif::term::{atoms, decode_params, encode_result, sql_text};
 use crate::nif::worker::{handed_over, submit, submit_ok, Ctx, Reply, Worker};
 
 /// An open cursor: a result set being stepped, owned by one process.
@@ -328,21 +328,23 @@ fn query<'a>(
     env: Env<'a>,
     tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
-    sql: String,
+    sql: Binary<'a>,
     params: Term<'a>,
     traced: bool,
 ) -> Term<'a> {
-    let seq = decode_params(params).and_then(|params| {
-        submit(&conn.worker, env, tag, move |inner, ctx, env| {
-            let executed =
-                inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
-            Ok(if traced {
-                executed.traced(env)
-            } else {
-                executed.result(env)
+    let seq = sql_text(sql)
+        .and_then(|sql| Ok((sql, decode_params(params)?)))
+        .and_then(|(sql, params)| {
+            submit(&conn.worker, env, tag, move |inner, ctx, env| {
+                let executed =
+                    inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
+                Ok(if traced {
+                    executed.traced(env)
+                } else {
+                    executed.result(env)
+                })
             })
-        })
-    });
+        });
     handed_over(env, seq)
 }
 
@@ -351,16 +353,18 @@ fn execute<'a>(
     env: Env<'a>,
     tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
-    sql: String,
+    sql: Binary<'a>,
     params: Term<'a>,
 ) -> Term<'a> {
-    let seq = decode_params(params).and_then(|params| {
-        submit(&conn.worker, env, tag, move |inner, ctx, env| {
-            let executed =
-                inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
-            Ok(executed.outcome.num_rows.encode(env))
-        })
-    });
+    let seq = sql_text(sql)
+        .and_then(|sql| Ok((sql, decode_params(params)?)))
+        .and_then(|(sql, params)| {
+            submit(&conn.worker, env, tag, move |inner, ctx, env| {
+                let executed =
+                    inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
+                Ok(executed.outcome.num_rows.encode(env))
+            })
+        });
     handed_over(env, seq)
 }
 
@@ -372,30 +376,32 @@ fn prepare_cached<'a>(
     env: Env<'a>,
     tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
-    sql: String,
+    sql: Binary<'a>,
 ) -> Term<'a> {
-    let seq = submit(&conn.worker, env, tag, move |inner, _ctx, env| {
-        let describe = |prepared: &Prepared| -> Result<Term> {
-            Ok((
-                rustler::Atom::from_str(env, prepared.command)?,
-                &prepared.columns,
-            )
-                .encode(env))
-        };
-        inner.check_usable()?;
-        if inner.cache.get(&sql).is_some() {
-            let prepared = inner
-                .cache
-                .peek(&sql)
-                .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
-            return describe(prepared);
-        }
-        let prepared = Prepared::prepare(inner.driver(), inner.kind, &inner.conn, &sql)?;
-        let info = describe(&prepared)?;
-        // With caching disabled the statement is dropped here and prepared
-        // again when it runs.
-        let _ = inner.cache.insert(&sql, prepared);
-        Ok(info)
+    let seq = sql_text(sql).and_then(|sql| {
+        submit(&conn.worker, env, tag, move |inner, _ctx, env| {
+            let describe = |prepared: &Prepared| -> Result<Term> {
+                Ok((
+                    rustler::Atom::from_str(env, prepared.command)?,
+                    &prepared.columns,
+                )
+                    .encode(env))
+            };
+            inner.check_usable()?;
+            if inner.cache.get(&sql).is_some() {
+                let prepared = inner
+                    .cache
+                    .peek(&sql)
+                    .ok_or_else(|| Error::misuse("statement cache lost an entry"))?;
+                return describe(prepared);
+            }
+            let prepared = Prepared::prepare(inner.driver(), inner.kind, &inner.conn, &sql)?;
+            let info = describe(&prepared)?;
+            // With caching disabled the statement is dropped here and prepared
+            // again when it runs.
+            let _ = inner.cache.insert(&sql, prepared);
+            Ok(info)
+        })
     });
     handed_over(env, seq)
 }

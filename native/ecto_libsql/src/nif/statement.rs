@@ -2,12 +2,12 @@
 //! statement itself lives in its connection's worker, so closing the
 //! connection finalizes it; the handle only names it.
 
-use rustler::{Encoder, Env, ResourceArc, Term};
+use rustler::{Binary, Encoder, Env, ResourceArc, Term};
 
 use crate::error::{Error, Result};
 use crate::nif::connection::{execute_prepared, ConnInner, ConnResource};
 use crate::nif::exec::Prepared;
-use crate::nif::term::{atoms, decode_params, Params};
+use crate::nif::term::{atoms, decode_params, sql_text, Params};
 use crate::nif::worker::{handed_over, submit, Ctx};
 
 pub struct StmtResource {
@@ -63,8 +63,12 @@ fn prepare<'a>(
     env: Env<'a>,
     tag: Term<'a>,
     conn: ResourceArc<ConnResource>,
-    sql: String,
+    sql: Binary<'a>,
 ) -> Term<'a> {
+    let sql = match sql_text(sql) {
+        Ok(sql) => sql,
+        Err(err) => return handed_over(env, Err(err)),
+    };
     let id = conn.next_id();
     let handle = ResourceArc::new(StmtResource {
         conn: conn.clone(),

@@ -167,6 +167,14 @@ pub fn decode_params(term: Term) -> Result<Params> {
         .map(Params::Positional)
 }
 
+/// SQL text from the binary Elixir passed: SQL that is not UTF-8 is a
+/// `:misuse` error, never a `badarg` that would take the caller down.
+pub fn sql_text(sql: Binary) -> Result<String> {
+    std::str::from_utf8(sql.as_slice())
+        .map(str::to_owned)
+        .map_err(|_| Error::misuse("the SQL is not valid UTF-8 text"))
+}
+
 /// Encodes a libSQL value as the Elixir value users get back.
 pub fn encode_value<'a>(env: Env<'a>, value: &Value) -> Term<'a> {
     match value {
