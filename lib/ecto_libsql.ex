@@ -61,6 +61,34 @@ defmodule EctoLibSql do
     end
   end
 
+  @doc """
+  Runs SQL text holding several statements, in order, on one connection:
+  `{:ok, [result]}`, one result per statement. Statements before a failing
+  one stay applied (wrap the call in `transaction/3` to make it all or
+  nothing). SQLite binds parameters per statement, so `params` must be
+  `[]`; to run several statements with parameters, use
+  `EctoLibSql.Native.batch/2` with a list of `{sql, params}`.
+  """
+  @spec query_many(conn(), iodata(), list(), keyword()) :: {:ok, [Result.t()]} | {:error, Exception.t()}
+  def query_many(conn, sql, params \\ [], opts \\ [])
+
+  def query_many(conn, sql, [], opts) do
+    case DBConnection.execute(conn, %EctoLibSql.Batch{statement: IO.iodata_to_binary(sql)}, [], opts) do
+      {:ok, _batch, results} -> {:ok, results}
+      {:error, _} = error -> error
+    end
+  end
+
+  def query_many(_conn, _sql, params, _opts) do
+    {:error,
+     %EctoLibSql.Error{
+       code: :misuse,
+       message:
+         "query_many takes no parameters (#{length(params)} given): SQLite binds them per statement; " <>
+           "run EctoLibSql.Native.batch/2 with a list of {sql, params} instead"
+     }}
+  end
+
   @doc "Like `query/4`, raising on error."
   @spec query!(conn(), iodata(), list() | map(), keyword()) :: Result.t()
   def query!(conn, sql, params \\ [], opts \\ []) do

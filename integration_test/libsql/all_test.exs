@@ -5,10 +5,8 @@ for file <- ~w(assoc interval joins preload repo type windows) do
   Code.require_file("#{ecto}/integration_test/cases/#{file}.exs", __DIR__)
 end
 
-# query_many.exs is left out: SQLite runs one statement per prepared query,
-# and the adapter's query_many/4 raises saying so. lock.exs is left out
-# too: SQLite has no row locks (SELECT ... FOR UPDATE), and its one test
+# lock.exs is left out: SQLite has no row locks (SELECT ... FOR UPDATE), and its one test
 # sets a query lock, which the adapter refuses to write.
-for file <- ~w(alter logging migration migrator sandbox sql stream subquery transaction) do
+for file <- ~w(alter logging migration migrator query_many sandbox sql stream subquery transaction) do
   Code.require_file("#{ecto_sql}/integration_test/sql/#{file}.exs", __DIR__)
 end

@@ -220,6 +220,13 @@ defmodule EctoLibSql.Protocol do
     end
   end
 
+  def handle_execute(%EctoLibSql.Batch{statement: sql} = batch, [], _opts, %__MODULE__{conn: conn} = state) do
+    case Native.batch(conn, sql) do
+      {:ok, results} -> {:ok, batch, results, state}
+      {:error, err} -> error(%{err | statement: sql}, state)
+    end
+  end
+
   def handle_execute(%Query{statement: sql} = query, params, opts, %__MODULE__{conn: conn} = state) do
     started = System.monotonic_time()
 

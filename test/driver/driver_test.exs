@@ -67,6 +67,31 @@ defmodule EctoLibSql.DriverTest do
                EctoLibSql.query!(blobs, "SELECT ?, ?", [{:uuid, raw}, {:datetime, ~N[2024-01-02 03:04:05]}])
     end
 
+    test "SQL holding a second statement is refused, never run half; query_many runs them all", %{path: path} do
+      pool = start_pool!(database: path, pool_size: 1)
+      EctoLibSql.query!(pool, "CREATE TABLE t (a INTEGER)")
+
+      assert {:error, %Error{code: :misuse, message: message}} =
+               EctoLibSql.query(pool, "INSERT INTO t VALUES (1); DROP TABLE t", [])
+
+      assert message =~ "more than one statement"
+      assert %Result{rows: [[0]]} = EctoLibSql.query!(pool, "SELECT count(*) FROM t")
+
+      # (libSQL's batch of SQL text reports rows, not change counts.)
+      assert {:ok, [%Result{}, %Result{rows: [[1]]}]} =
+               EctoLibSql.query_many(pool, "INSERT INTO t VALUES (1); SELECT count(*) FROM t;")
+
+      assert {:error, %Error{code: :misuse}} = EctoLibSql.query_many(pool, "SELECT ?; SELECT ?", [1, 2])
+
+      # A trigger body's semicolons belong to its one statement.
+      assert {:ok, _} =
+               EctoLibSql.query(
+                 pool,
+                 "CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET a = a + 1 WHERE a < 0; END",
+                 []
+               )
+    end
+
     test "SQL that is not valid UTF-8 is an error, and the pooled connection survives it", %{path: path} do
       pool = start_pool!(database: path, pool_size: 1)
       id = collect_telemetry([[:ecto_libsql, :disconnect]])

@@ -71,9 +71,66 @@ fn first_keyword(word: &str) -> &'static str {
     }
 }
 
+/// Whether `sql` holds a statement after its first one. SQLite prepares
+/// the first statement of a string and ignores the rest, so a query or
+/// execute given `INSERT ...; DROP TABLE t` must be refused rather than run
+/// half. Semicolons inside a CREATE TRIGGER's BEGIN ... END body (and the
+/// CASE ... END expressions there) belong to the trigger.
+pub fn has_trailing_statement(sql: &str) -> bool {
+    let trigger = is_create_trigger(sql);
+    let mut blocks = 0usize;
+    let mut tokens = tokens(sql);
+    while let Some(token) = tokens.next() {
+        match token {
+            Token::Word(w, _) if trigger => {
+                if w.eq_ignore_ascii_case("begin") || w.eq_ignore_ascii_case("case") {
+                    blocks += 1;
+                } else if w.eq_ignore_ascii_case("end") {
+                    blocks = blocks.saturating_sub(1);
+                }
+            }
+            Token::Word(..) => {}
+            Token::Semicolon if blocks == 0 => {
+                return tokens.any(|t| matches!(t, Token::Word(..)));
+            }
+            Token::Semicolon => {}
+        }
+    }
+    false
+}
+
+/// Whether the statement is a CREATE [TEMP] TRIGGER.
+fn is_create_trigger(sql: &str) -> bool {
+    let mut words = keywords(sql).map(|(w, _)| w);
+    let is = |w: Option<String>, k: &str| w.is_some_and(|w| w.eq_ignore_ascii_case(k));
+    if !is(words.next(), "create") {
+        return false;
+    }
+    match words.next() {
+        Some(w) if w.eq_ignore_ascii_case("temp") || w.eq_ignore_ascii_case("temporary") => {
+            is(words.next(), "trigger")
+        }
+        w => is(w, "trigger"),
+    }
+}
+
+enum Token {
+    Word(String, usize),
+    Semicolon,
+}
+
 /// Words of the SQL outside comments, string literals and quoted names,
 /// each with its parenthesis depth.
 fn keywords(sql: &str) -> impl Iterator<Item = (String, usize)> + '_ {
+    tokens(sql).filter_map(|t| match t {
+        Token::Word(w, depth) => Some((w, depth)),
+        Token::Semicolon => None,
+    })
+}
+
+/// Words and top-level semicolons of the SQL, outside comments, string
+/// literals and quoted names.
+fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
     let bytes = sql.as_bytes();
     let mut i = 0;
     let mut depth = 0usize;
@@ -102,14 +159,15 @@ fn keywords(sql: &str) -> impl Iterator<Item = (String, usize)> + '_ {
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
                 }
-                return Some((sql[start..i].to_string(), depth));
+                return Some(Token::Word(sql[start..i].to_string(), depth));
             } else {
+                i += 1;
                 match b {
                     b'(' => depth += 1,
                     b')' => depth = depth.saturating_sub(1),
+                    b';' if depth == 0 => return Some(Token::Semicolon),
                     _ => {}
                 }
-                i += 1;
             }
         }
         None
@@ -119,6 +177,26 @@ fn keywords(sql: &str) -> impl Iterator<Item = (String, usize)> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_statement_is_found_outside_strings_comments_and_trigger_bodies() {
+        assert!(has_trailing_statement("INSERT INTO t VALUES (1); DROP TABLE t"));
+        assert!(has_trailing_statement("SELECT 1;SELECT 2"));
+        assert!(!has_trailing_statement("SELECT 1;"));
+        assert!(!has_trailing_statement("SELECT 1; -- done"));
+        assert!(!has_trailing_statement("SELECT ';DROP TABLE t'"));
+        assert!(!has_trailing_statement("SELECT 1 /* ; SELECT 2 */"));
+        assert!(!has_trailing_statement(
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE u SET n = CASE WHEN 1 THEN 2 END; DELETE FROM v; END"
+        ));
+        assert!(!has_trailing_statement(
+            "create temp trigger tr after insert on t begin select 1; end;"
+        ));
+        assert!(has_trailing_statement(
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; DROP TABLE t"
+        ));
+        assert!(!has_trailing_statement("CREATE TABLE t (a TEXT DEFAULT ';')"));
+    }
 
     #[test]
     fn writes_and_immediate_begins_take_the_write_lock() {

@@ -88,9 +88,10 @@ defmodule Ecto.Adapters.LibSql.Connection do
   end
 
   @impl true
-  @doc "Not supported: SQLite returns one result per statement."
-  def query_many(_conn, _sql, _params, _opts) do
-    raise RuntimeError, "query_many is not supported by the libSQL adapter"
+  @doc "Runs several statements of SQL text; one result each (see `EctoLibSql.query_many/4`)."
+  def query_many(conn, sql, params, opts) do
+    ensure_list_params!(params)
+    EctoLibSql.query_many(conn, sql, params, opts)
   end
 
   @impl true

@@ -39,6 +39,12 @@ impl Prepared {
         conn: &libsql::Connection,
         sql: &str,
     ) -> Result<Prepared> {
+        if crate::sql::has_trailing_statement(sql) {
+            return Err(crate::error::Error::misuse(
+                "the SQL holds more than one statement and only the first would run: \
+                 run several with a batch (EctoLibSql.Native.batch/2, Repo.query_many/4)",
+            ));
+        }
         let stmt = block_on(driver, conn.prepare(sql))??;
         let columns = stmt
             .columns()
