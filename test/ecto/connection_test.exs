@@ -871,8 +871,4 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
     assert {"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 LIMIT 1", ["posts"]} =
              SQL.table_exists_query("posts")
   end
-
-  test "query_many is not supported" do
-    assert_raise RuntimeError, ~r/query_many/, fn -> SQL.query_many(nil, "SELECT 1", [], []) end
-  end
 end

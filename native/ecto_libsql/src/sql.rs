@@ -180,7 +180,9 @@ mod tests {
 
     #[test]
     fn a_second_statement_is_found_outside_strings_comments_and_trigger_bodies() {
-        assert!(has_trailing_statement("INSERT INTO t VALUES (1); DROP TABLE t"));
+        assert!(has_trailing_statement(
+            "INSERT INTO t VALUES (1); DROP TABLE t"
+        ));
         assert!(has_trailing_statement("SELECT 1;SELECT 2"));
         assert!(!has_trailing_statement("SELECT 1;"));
         assert!(!has_trailing_statement("SELECT 1; -- done"));
@@ -195,7 +197,9 @@ mod tests {
         assert!(has_trailing_statement(
             "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; DROP TABLE t"
         ));
-        assert!(!has_trailing_statement("CREATE TABLE t (a TEXT DEFAULT ';')"));
+        assert!(!has_trailing_statement(
+            "CREATE TABLE t (a TEXT DEFAULT ';')"
+        ));
     }
 
     #[test]
