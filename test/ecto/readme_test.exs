@@ -17,10 +17,11 @@ defmodule Ecto.Adapters.LibSql.ReadmeTest do
     assert block, "the README lost its migration example"
     Code.compile_string(block, "README.md")
 
-    repo = MyApp.Repo
+    # Named at run time: the module only exists once the README compiled it.
+    repo = Module.concat(["MyApp", "Repo"])
     start_supervised!({repo, database: tmp_db!(ctx), log: false})
     repo.query!("CREATE TABLE users (id INTEGER PRIMARY KEY)")
-    assert :ok = Ecto.Migrator.up(repo, 1, MyApp.Repo.Migrations.CreatePosts, log: false)
+    assert :ok = Ecto.Migrator.up(repo, 1, Module.concat(["MyApp.Repo.Migrations.CreatePosts"]), log: false)
 
     repo.query!("INSERT INTO users (id) VALUES (1)")
     now = "2026-01-01 00:00:00"
