@@ -79,9 +79,6 @@ excludes = [
   # SQLite stores whole bytes (BLOB): a bit string such as <<42::6>> has no
   # storage form that would read back as the same bits.
   :bitstring_type,
-  # SQLite's error is "FOREIGN KEY constraint failed" without the name of
-  # the constraint, so it cannot be matched to a changeset constraint.
-  :foreign_key_constraint,
   # SQLite applies ON DELETE SET NULL / SET DEFAULT to every column of a
   # foreign key; it cannot name a subset of them.
   :on_delete_nilify_column_list,

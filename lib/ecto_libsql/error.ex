@@ -18,9 +18,13 @@ defmodule EctoLibSql.Error do
       (for example 2067 for `SQLITE_CONSTRAINT_UNIQUE`), else `nil`.
     * `:message` - a human-readable description.
     * `:statement` - the SQL that failed, when known.
+    * `:constraint` - the name of the constraint that failed, when SQLite's
+      message does not say: for a foreign key, `<table>_<columns>_fkey`
+      (Ecto's naming), found by checking the failed write against the
+      table's foreign keys.
   """
 
-  defexception [:code, :extended_code, :message, :statement]
+  defexception [:code, :extended_code, :message, :statement, :constraint]
 
   @type code :: atom()
 
@@ -28,7 +32,8 @@ defmodule EctoLibSql.Error do
           code: code(),
           extended_code: integer() | nil,
           message: String.t(),
-          statement: String.t() | nil
+          statement: String.t() | nil,
+          constraint: String.t() | nil
         }
 
   @impl true

@@ -268,4 +268,31 @@ defmodule EctoLibSql.QueryTest do
     # The connection is unharmed.
     assert rows!(conn, "SELECT 1") == [[1]]
   end
+
+  test "a failed foreign key is named, on insert, update and delete, and nothing of the probe stays" do
+    conn = open_memory!()
+
+    {:ok, _} =
+      Native.batch(conn, """
+      CREATE TABLE users (id INTEGER PRIMARY KEY);
+      CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT,
+        author_id INTEGER REFERENCES users(id), editor_id INTEGER REFERENCES users(id));
+      INSERT INTO users VALUES (1), (2);
+      INSERT INTO posts VALUES (1, 'a', 1, 2);
+      """)
+
+    insert = Native.execute(conn, "INSERT INTO posts (title, author_id, editor_id) VALUES ('b', 1, ?)", [9])
+    assert %{constraint: "posts_editor_id_fkey", extended_code: 787} = assert_error(insert, :constraint_foreign_key)
+
+    update = Native.execute(conn, "UPDATE posts SET author_id = ? WHERE id = 1", [9])
+    assert %{constraint: "posts_author_id_fkey"} = assert_error(update, :constraint_foreign_key)
+
+    delete = Native.execute(conn, "DELETE FROM users WHERE id = ?", [2])
+    assert %{constraint: "posts_editor_id_fkey"} = assert_error(delete, :constraint_foreign_key)
+
+    assert rows!(conn, "SELECT id, author_id, editor_id FROM posts") == [[1, 1, 2]]
+    assert rows!(conn, "SELECT count(*) FROM users") == [[2]]
+    assert rows!(conn, "PRAGMA defer_foreign_keys") == [[0]]
+    assert {:ok, true} = Native.autocommit?(conn)
+  end
 end

@@ -74,6 +74,11 @@ pub enum Error {
     /// The server cannot be reached (connection refused, DNS, 5xx).
     #[error("{0}")]
     Unavailable(String),
+    /// A foreign key failed, and which one is known (see
+    /// `ConnInner::name_failed_foreign_key`): SQLite's own message names
+    /// no constraint.
+    #[error("FOREIGN KEY constraint failed: {constraint}")]
+    ForeignKey { constraint: String },
     /// BEGIN while a transaction is open.
     #[error("cannot start a transaction within a transaction")]
     InTransaction,
@@ -114,6 +119,7 @@ impl Error {
             Error::Disconnected(_) => "disconnected",
             Error::Timeout(_) => "timeout",
             Error::InTransaction => "in_transaction",
+            Error::ForeignKey { .. } => "constraint_foreign_key",
             Error::NoTransaction => "no_transaction",
         }
     }
@@ -121,6 +127,15 @@ impl Error {
     pub fn extended_code(&self) -> Option<i32> {
         match self {
             Error::Sqlite { extended_code, .. } => *extended_code,
+            Error::ForeignKey { .. } => Some(constraint::FOREIGNKEY),
+            _ => None,
+        }
+    }
+
+    /// The name of the constraint that failed, when it is known.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            Error::ForeignKey { constraint } => Some(constraint),
             _ => None,
         }
     }

@@ -139,6 +139,11 @@ defmodule Ecto.Adapters.LibSql.Connection do
     end
   end
 
+  # SQLite's message names no foreign key; the driver finds which one
+  # failed and names it as Ecto does (`<table>_<column>_fkey`).
+  def to_constraints(%EctoLibSql.Error{code: :constraint_foreign_key, constraint: name}, _opts) when is_binary(name),
+    do: [foreign_key: name]
+
   def to_constraints(_error, _opts), do: []
 
   # The driver may wrap SQLite's message, so look for its text anywhere.

@@ -45,6 +45,9 @@ pub struct ConnInner {
     broken: bool,
 }
 
+/// SQLITE_CONSTRAINT_FOREIGNKEY.
+const FOREIGN_KEY: i32 = 787;
+
 pub struct ConnResource {
     pub db: ResourceArc<DbResource>,
     pub worker: Worker,
@@ -136,8 +139,28 @@ impl ConnInner {
         }
     }
 
-    /// Runs `sql` through the statement cache.
+    /// Runs `sql` through the statement cache. A write that fails a
+    /// foreign key on a local database reports which one (`:constraint`).
     pub fn run_cached<'a>(
+        &mut self,
+        env: Env<'a>,
+        ctx: &Ctx,
+        sql: &str,
+        params: crate::nif::term::Params,
+    ) -> Result<Executed<'a>> {
+        let probe = (self.kind == Kind::Local
+            && matches!(crate::sql::command(sql), "insert" | "update" | "delete"))
+        .then(|| params.clone());
+        match self.run_cached_once(env, ctx, sql, params) {
+            Err(err) if err.extended_code() == Some(FOREIGN_KEY) => {
+                let named = probe.and_then(|params| self.name_failed_foreign_key(sql, params));
+                Err(named.map_or(err, |constraint| Error::ForeignKey { constraint }))
+            }
+            other => other,
+        }
+    }
+
+    fn run_cached_once<'a>(
         &mut self,
         env: Env<'a>,
         ctx: &Ctx,
@@ -169,6 +192,49 @@ impl ConnInner {
             self.cache.clear();
         }
         executed
+    }
+
+    /// SQLite says only that "a" foreign key failed. To name it, the write
+    /// runs again inside a savepoint with foreign keys checked at commit
+    /// instead, `PRAGMA foreign_key_check` reports the row that breaks one,
+    /// and everything is rolled back. The name is Ecto's default,
+    /// `<table>_<first column>_fkey`. `None` when it cannot be told.
+    fn name_failed_foreign_key(
+        &self,
+        sql: &str,
+        params: crate::nif::term::Params,
+    ) -> Option<String> {
+        let values = self.cache.peek(sql)?.bind_values(params).ok()?;
+        let conn = &self.conn;
+        block_on(Driver::Inline, async {
+            conn.execute("SAVEPOINT ecto_libsql_fk_probe", ()).await.ok()?;
+            let _ = conn.execute("PRAGMA defer_foreign_keys = ON", ()).await;
+            let found = async {
+                // Stepped to the end: a write with RETURNING yields rows.
+                let stmt = conn.prepare(sql).await.ok()?;
+                let mut written = stmt.query(values).await.ok()?;
+                while written.next().await.ok()?.is_some() {}
+                drop(written);
+                let mut check = conn.query("PRAGMA foreign_key_check", ()).await.ok()?;
+                let row = check.next().await.ok()??;
+                let table = row.get::<String>(0).ok()?;
+                let fk_id = row.get::<i64>(3).ok()?;
+                drop(check);
+                let mut keys = conn
+                    .query("SELECT \"from\" FROM pragma_foreign_key_list(?1) WHERE id = ?2 ORDER BY seq", (table.as_str(), fk_id))
+                    .await
+                    .ok()?;
+                let column = keys.next().await.ok()??.get::<String>(0).ok()?;
+                Some(format!("{table}_{column}_fkey"))
+            }
+            .await;
+            let _ = conn.execute("ROLLBACK TO ecto_libsql_fk_probe", ()).await;
+            let _ = conn.execute("RELEASE ecto_libsql_fk_probe", ()).await;
+            let _ = conn.execute("PRAGMA defer_foreign_keys = OFF", ()).await;
+            found
+        })
+        .ok()
+        .flatten()
     }
 
     /// Runs SQL with no result (transaction control), interruptibly.

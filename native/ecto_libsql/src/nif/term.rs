@@ -226,6 +226,9 @@ pub fn encode_error<'a>(env: Env<'a>, err: &Error) -> Term<'a> {
         atoms::extended_code().encode(env),
         atoms::message().encode(env),
         atoms::statement().encode(env),
+        Atom::from_str(env, "constraint")
+            .map(|a| a.encode(env))
+            .unwrap_or(nil),
         Atom::from_str(env, "__exception__")
             .map(|a| a.encode(env))
             .unwrap_or(nil),
@@ -240,6 +243,7 @@ pub fn encode_error<'a>(env: Env<'a>, err: &Error) -> Term<'a> {
         err.extended_code().encode(env),
         err.to_string().encode(env),
         nil,
+        err.constraint().encode(env),
         true.encode(env),
     ];
     Term::map_from_term_arrays(env, &keys, &values).unwrap_or(nil)
