@@ -644,6 +644,20 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
              ]
     end
 
+    test "binary and bit string defaults are blob literals (bit strings padded to whole bytes)" do
+      create =
+        {:create, %Table{name: :b},
+         [
+           {:add, :raw, :binary, [default: <<0, 255>>]},
+           {:add, :bits, :bitstring, [default: <<42::6>>]},
+           {:add, :text, :string, [default: <<255>>]}
+         ]}
+
+      assert ddl(create) == [
+               ~s{CREATE TABLE "b" ("raw" BLOB DEFAULT X'00FF', "bits" BLOB DEFAULT X'A8', "text" TEXT DEFAULT X'FF')}
+             ]
+    end
+
     test "create if not exists with options, autoincrement opt-out, check constraints" do
       create =
         {:create_if_not_exists, %Table{name: :t, options: "STRICT"},

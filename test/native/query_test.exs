@@ -295,4 +295,10 @@ defmodule EctoLibSql.QueryTest do
     assert rows!(conn, "PRAGMA defer_foreign_keys") == [[0]]
     assert {:ok, true} = Native.autocommit?(conn)
   end
+
+  test "a bit string that is not whole bytes is refused, saying why" do
+    conn = open_memory!()
+    error = assert_error(Native.query(conn, "SELECT ?", [<<42::6>>]), :misuse)
+    assert error.message =~ "whole bytes"
+  end
 end

@@ -429,7 +429,24 @@ defmodule Ecto.Adapters.LibSql.DDL do
 
   defp default_value(true, _type), do: "1"
   defp default_value(false, _type), do: "0"
-  defp default_value(value, _type) when is_binary(value), do: Quoting.single_quote(value)
+
+  defp default_value(value, type) when is_binary(value) and type in [:binary, :blob, :bitstring],
+    do: blob_literal(value)
+
+  # Bytes that are not text can only be a blob literal.
+  defp default_value(value, _type) when is_binary(value) do
+    if String.valid?(value) and not String.contains?(value, <<0>>),
+      do: Quoting.single_quote(value),
+      else: blob_literal(value)
+  end
+
+  # SQLite stores whole bytes: a bit string default is padded with zero
+  # bits to the next byte, as a BLOB column stores it.
+  defp default_value(value, _type) when is_bitstring(value) do
+    pad = 8 - rem(bit_size(value), 8)
+    blob_literal(<<value::bitstring, 0::size(pad)>>)
+  end
+
   defp default_value(value, _type) when is_number(value), do: to_string(value)
   defp default_value(%Decimal{} = value, _type), do: Quoting.single_quote(Decimal.to_string(value, :normal))
   # SQLite wants an expression default in parentheses.
@@ -443,6 +460,8 @@ defmodule Ecto.Adapters.LibSql.DDL do
           "unknown default #{inspect(value)} for type #{inspect(type)}: :default may be a string, " <>
             "number, boolean, decimal, map, list or fragment(...)"
   end
+
+  defp blob_literal(bytes), do: ["X'", Base.encode16(bytes), ?']
 
   defp inline_reference(table, name, %Reference{with: []} = ref),
     do: [" CONSTRAINT ", reference_name(ref, table, name) | references(ref, table)]

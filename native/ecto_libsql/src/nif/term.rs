@@ -100,7 +100,11 @@ pub fn decode_value(term: Term) -> Result<Value> {
             .map(Value::Real)
             .map_err(|_| Error::misuse("unreadable float parameter")),
         TermType::Binary => {
-            let bin: Binary = term.decode().map_err(|_| Error::misuse("unreadable binary parameter"))?;
+            // A bit string that is not whole bytes is a binary term too,
+            // but not one that decodes as bytes.
+            let bin: Binary = term.decode().map_err(|_| {
+                Error::misuse("cannot bind a bit string that is not whole bytes: SQLite stores bytes")
+            })?;
             match std::str::from_utf8(bin.as_slice()) {
                 // libSQL 0.10 reads TEXT back as a C string, which ends at
                 // the first NUL: such text would come back cut short.
