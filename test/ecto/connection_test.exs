@@ -644,6 +644,14 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
              ]
     end
 
+    test "a column's collation, as :collation (Ecto) or :collate (ecto_sqlite3)" do
+      create =
+        {:create, %Table{name: :c},
+         [{:add, :a, :string, [collation: "nocase"]}, {:add, :b, :string, [collate: :rtrim]}]}
+
+      assert ddl(create) == [~s{CREATE TABLE "c" ("a" TEXT COLLATE "nocase", "b" TEXT COLLATE "rtrim")}]
+    end
+
     test "binary and bit string defaults are blob literals (bit strings padded to whole bytes)" do
       create =
         {:create, %Table{name: :b},

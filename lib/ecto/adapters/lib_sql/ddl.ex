@@ -397,7 +397,8 @@ defmodule Ecto.Adapters.LibSql.DDL do
     [
       default(Keyword.fetch(opts, :default), type),
       null(Keyword.get(opts, :null)),
-      collation(Keyword.get(opts, :collation)),
+      # ecto_sqlite3 spells it :collate; Ecto's own option is :collation.
+      collation(Keyword.get(opts, :collation, Keyword.get(opts, :collate))),
       generated(Keyword.get(opts, :generated)),
       check(Keyword.get(opts, :check))
     ]
