@@ -137,6 +137,19 @@ defmodule Ecto.Adapters.LibSqlTest do
       assert {id, meta, at} == {"blob", "blob", "2024-01-02 03:04:05.123456"}
     end
 
+    test "migrations declare the column types the Repo's type options store" do
+      declared = fn repo ->
+        %{rows: rows} =
+          repo.query!("SELECT name, type FROM pragma_table_info('items') WHERE name IN ('id', 'meta', 'tags')")
+
+        Map.new(rows, fn [name, type] -> {name, type} end)
+      end
+
+      assert declared.(Repo) == %{"id" => "TEXT", "meta" => "TEXT", "tags" => "TEXT"}
+      # binary_id_type: :binary and map_type: :binary; array_type stays :string.
+      assert declared.(BinaryRepo) == %{"id" => "BLOB", "meta" => "BLOB", "tags" => "TEXT"}
+    end
+
     test "schemaless maps load with type/2" do
       Repo.insert!(%Item{meta: %{"k" => "v"}})
       assert [%{"k" => "v"}] == Repo.all(from(i in "items", select: type(i.meta, :map)))

@@ -204,10 +204,32 @@ defmodule Ecto.Adapters.LibSql do
   def execute_ddl(meta, command, opts) do
     # SQLite has no ADD COLUMN IF NOT EXISTS: look at the table's columns
     # and turn the conditional changes into plain ones.
-    command = resolve_command(meta, command, opts)
+    command = meta |> resolve_command(command, opts) |> storage_types(meta)
 
     Ecto.Adapters.SQL.execute_ddl(meta, Connection, command, opts)
   end
+
+  # The Repo's type options decide the column types too: a :binary_id (or
+  # :uuid) column is a BLOB when the Repo writes UUIDs as 16 bytes, and a map
+  # or array column a BLOB when the Repo writes JSON as a BLOB.
+  defp storage_types({kind, table, changes}, %{repo: repo})
+       when kind in [:create, :create_if_not_exists, :alter] and is_list(changes) do
+    types = EctoLibSql.Types.from_options(repo.config())
+    {kind, table, Enum.map(changes, &storage_type(&1, types))}
+  end
+
+  defp storage_types(command, _meta), do: command
+
+  defp storage_type({op, name, type, opts}, types) when op in [:add, :add_if_not_exists, :modify],
+    do: {op, name, column_storage(type, types), opts}
+
+  defp storage_type(change, _types), do: change
+
+  defp column_storage(type, %{binary_id: :binary}) when type in [:binary_id, :uuid], do: :binary
+  defp column_storage(type, %{map: :binary}) when type == :map, do: :binary
+  defp column_storage({:map, _}, %{map: :binary}), do: :binary
+  defp column_storage({:array, _}, %{array: :binary}), do: :binary
+  defp column_storage(type, _types), do: type
 
   # Commands whose SQL depends on what the database holds now.
   defp resolve_command(meta, {:rename, %Ecto.Migration.Index{} = index, new_name}, opts) do
