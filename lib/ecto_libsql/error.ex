@@ -13,7 +13,13 @@ defmodule EctoLibSql.Error do
       `:unsupported` (not available for this kind of connection),
       `:not_found`/`:too_many_rows` (from `query_one/3`), `:mismatch` (a stored
       value that cannot be read, such as TEXT that is not UTF-8), `:io`, `:corrupt`,
-      `:full`, `:cantopen`, `:auth`, `:remote`, `:sync`, `:invalid_option`.
+      `:full`, `:cantopen`, `:invalid_option`; `:timeout` (a call's
+      `timeout` ran out and its work was stopped), `:in_transaction` /
+      `:no_transaction` (BEGIN inside, COMMIT or ROLLBACK outside a
+      transaction); for remote databases and replicas `:auth` (credentials
+      refused), `:unavailable` (the server cannot be reached),
+      `:disconnected` (the server forgot the connection's stream inside a
+      transaction), `:remote`, `:sync`.
     * `:extended_code` - SQLite's extended result code when there is one
       (for example 2067 for `SQLITE_CONSTRAINT_UNIQUE`), else `nil`.
     * `:message` - a human-readable description.

@@ -24,7 +24,7 @@ defmodule EctoLibSql.Native do
   Nothing here runs on a BEAM scheduler. Each connection has a thread of
   its own that runs its calls in order; a call hands its work over and
   waits for the reply in `receive`. Calls that take a `timeout` (default
-  #{15_000} ms) stop the work when it runs out (the statement is
+  15,000 ms) stop the work when it runs out (the statement is
   interrupted, a wait for the write lock abandoned) and return
   `code: :timeout`; no late reply ever reaches the caller.
 
@@ -423,8 +423,10 @@ defmodule EctoLibSql.Native do
   end
 
   @doc """
-  Statement-cache counters: `size`, `capacity`, `hits`, `misses`, and the
-  numbers of open explicit `statements` and `cursors`.
+  Statement-cache counters: `size`, `capacity`, `hits`, `misses`; the
+  numbers of open explicit `statements` and `cursors`; and, for a local
+  database, its write gate's `write_gate_waiting` (writers queued now) and
+  `write_gate_waits` (writers that ever had to wait).
   """
   @spec cache_stats(conn()) :: {:ok, map()} | error()
   def cache_stats(conn), do: Job.run(conn, @timeout, &Nif.cache_stats(&1, conn))
