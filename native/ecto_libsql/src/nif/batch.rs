@@ -8,7 +8,7 @@ use crate::control::Interruptible;
 use crate::error::Result;
 use crate::nif::connection::ConnResource;
 use crate::nif::runtime::{block_on, Driver};
-use crate::nif::term::{decode_params, encode_result, sql_text, Params};
+use crate::nif::term::{encode_result, sql_and_params, sql_text, Params};
 use crate::nif::worker::{handed_over, submit};
 
 fn batch_results<'a>(
@@ -108,7 +108,7 @@ fn batch_statements<'a>(
 ) -> Term<'a> {
     let decoded: Result<Vec<(String, Params)>> = statements
         .into_iter()
-        .map(|(sql, params)| Ok((sql_text(sql)?, decode_params(params)?)))
+        .map(|(sql, params)| sql_and_params(sql, params))
         .collect();
     let seq = decoded.and_then(|statements| {
         submit(&conn.worker, env, tag, move |inner, ctx, env| {

@@ -17,7 +17,7 @@ use crate::gate::GateGuard;
 use crate::nif::database::{DbResource, Kind};
 use crate::nif::exec::{columns_term, run, Prepared};
 use crate::nif::runtime::{block_on, take_dropped, Driver};
-use crate::nif::term::{atoms, decode_params, encode_result, sql_text};
+use crate::nif::term::{atoms, encode_result, sql_and_params, sql_text};
 use crate::nif::worker::{handed_over, submit, submit_ok, Ctx, Reply, Worker};
 
 /// An open cursor: a result set being stepped, owned by one process.
@@ -389,6 +389,38 @@ fn close<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Te
     }
 }
 
+/// What `query` and `execute` reply with.
+#[derive(Clone, Copy)]
+enum Shape {
+    Rows,
+    Traced,
+    Count,
+}
+
+/// The body of `query` and `execute`: runs `sql` through the cache,
+/// healing a forgotten remote stream, and replies in `shape`.
+fn run_sql<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    conn: &ConnResource,
+    sql: Binary<'a>,
+    params: Term<'a>,
+    shape: Shape,
+) -> Term<'a> {
+    let seq = sql_and_params(sql, params).and_then(|(sql, params)| {
+        submit(&conn.worker, env, tag, move |inner, ctx, env| {
+            let executed =
+                inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
+            Ok(match shape {
+                Shape::Rows => executed.result(env),
+                Shape::Traced => executed.traced(env),
+                Shape::Count => executed.outcome.num_rows.encode(env),
+            })
+        })
+    });
+    handed_over(env, seq)
+}
+
 #[rustler::nif]
 fn query<'a>(
     env: Env<'a>,
@@ -398,20 +430,8 @@ fn query<'a>(
     params: Term<'a>,
     traced: bool,
 ) -> Term<'a> {
-    let seq = sql_text(sql)
-        .and_then(|sql| Ok((sql, decode_params(params)?)))
-        .and_then(|(sql, params)| {
-            submit(&conn.worker, env, tag, move |inner, ctx, env| {
-                let executed =
-                    inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
-                Ok(if traced {
-                    executed.traced(env)
-                } else {
-                    executed.result(env)
-                })
-            })
-        });
-    handed_over(env, seq)
+    let shape = if traced { Shape::Traced } else { Shape::Rows };
+    run_sql(env, tag, &conn, sql, params, shape)
 }
 
 #[rustler::nif]
@@ -422,16 +442,7 @@ fn execute<'a>(
     sql: Binary<'a>,
     params: Term<'a>,
 ) -> Term<'a> {
-    let seq = sql_text(sql)
-        .and_then(|sql| Ok((sql, decode_params(params)?)))
-        .and_then(|(sql, params)| {
-            submit(&conn.worker, env, tag, move |inner, ctx, env| {
-                let executed =
-                    inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
-                Ok(executed.outcome.num_rows.encode(env))
-            })
-        });
-    handed_over(env, seq)
+    run_sql(env, tag, &conn, sql, params, Shape::Count)
 }
 
 /// Prepares `sql` into the statement cache without running it (a cache

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::nif::connection::{ConnResource, OpenCursor};
 use crate::nif::exec::{fetch_rows, Prepared};
 use crate::nif::runtime::block_on;
-use crate::nif::term::{atoms as term_atoms, decode_params, sql_text};
+use crate::nif::term::{atoms as term_atoms, sql_and_params};
 use crate::nif::worker::{handed_over, submit};
 
 mod atoms {
@@ -58,33 +58,31 @@ fn declare_cursor<'a>(
         conn: conn.clone(),
         id,
     });
-    let seq = sql_text(sql)
-        .and_then(|sql| Ok((sql, decode_params(params)?)))
-        .and_then(|(sql, params)| {
-            submit(&conn.worker, env, tag, move |inner, ctx, env| {
-                let driver = inner.driver();
-                // A fresh statement, not a cached one: the cursor keeps it
-                // mid-step while other queries run on the connection.
-                let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
-                let values = prepared.bind_values(params)?;
-                let stmt: Arc<libsql::Statement> = prepared.stmt.clone();
-                let rows = {
-                    let _running = ctx.enter_for(driver, Interruptible::Statement(stmt.clone()))?;
-                    block_on(driver, stmt.query(values))??
-                };
-                let columns = prepared.columns.clone();
-                inner.cursors.insert(
-                    id,
-                    OpenCursor {
-                        rows,
-                        stmt,
-                        ncols: columns.len(),
-                        owner,
-                    },
-                );
-                Ok((handle, columns).encode(env))
-            })
-        });
+    let seq = sql_and_params(sql, params).and_then(|(sql, params)| {
+        submit(&conn.worker, env, tag, move |inner, ctx, env| {
+            let driver = inner.driver();
+            // A fresh statement, not a cached one: the cursor keeps it
+            // mid-step while other queries run on the connection.
+            let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
+            let values = prepared.bind_values(params)?;
+            let stmt: Arc<libsql::Statement> = prepared.stmt.clone();
+            let rows = {
+                let _running = ctx.enter_for(driver, Interruptible::Statement(stmt.clone()))?;
+                block_on(driver, stmt.query(values))??
+            };
+            let columns = prepared.columns.clone();
+            inner.cursors.insert(
+                id,
+                OpenCursor {
+                    rows,
+                    stmt,
+                    ncols: columns.len(),
+                    owner,
+                },
+            );
+            Ok((handle, columns).encode(env))
+        })
+    });
     handed_over(env, seq)
 }
 

@@ -179,6 +179,11 @@ pub fn sql_text(sql: Binary) -> Result<String> {
         .map_err(|_| Error::misuse("the SQL is not valid UTF-8 text"))
 }
 
+/// A statement's SQL and parameters, as one result.
+pub fn sql_and_params(sql: Binary, params: Term) -> Result<(String, Params)> {
+    Ok((sql_text(sql)?, decode_params(params)?))
+}
+
 /// Encodes a libSQL value as the Elixir value users get back.
 pub fn encode_value<'a>(env: Env<'a>, value: &Value) -> Term<'a> {
     match value {
