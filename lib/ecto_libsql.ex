@@ -16,6 +16,11 @@ defmodule EctoLibSql do
       and then writes waits for other writers instead of failing with
       `:busy`; use `mode: :deferred` for read-only transactions
     * `:max_rows` - rows per chunk for `stream/4`, default 500
+    * `:sandbox` - with `pool: Ecto.Adapters.SQL.Sandbox`: `:transaction`
+      (default, Ecto's standard sandbox: each owner's work is a transaction
+      on the shared database) or `:copy` (each owner works on a private
+      copy of the database, thrown away at checkin; see the README's
+      "Testing" section). `:copy` needs a local database
 
   All connections of a pool share one opened database, so a `:memory:`
   database is one database for the whole pool.

@@ -3,6 +3,10 @@
 #
 #     ECTO_LIBSQL_DEPS_PATH=/path/to/sources ECTO_LIBSQL_INTEGRATION=1 mix test
 #
+# With ECTO_LIBSQL_SANDBOX=copy, TestRepo's sandbox gives each test a
+# private copy of the database (`sandbox: :copy`) instead of a transaction
+# on the shared file; the suites must pass both ways.
+#
 Logger.configure(level: :info)
 
 Application.put_env(:ecto, :primary_key_type, :id)
@@ -22,6 +26,7 @@ Application.put_env(:ecto_libsql, TestRepo,
   adapter: Ecto.Adapters.LibSql,
   database: Path.join(tmp, "test.db"),
   pool: Ecto.Adapters.SQL.Sandbox,
+  sandbox: if(System.get_env("ECTO_LIBSQL_SANDBOX") == "copy", do: :copy, else: :transaction),
   show_sensitive_data_on_connection_error: true
 )
 

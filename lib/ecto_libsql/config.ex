@@ -24,7 +24,7 @@ defmodule EctoLibSql.Config do
   alias EctoLibSql.{Error, Options}
 
   # The driver's own options.
-  @driver [:default_transaction_mode, :max_rows, :database_ref]
+  @driver [:default_transaction_mode, :max_rows, :sandbox, :database_ref]
   # How the Ecto adapter writes types (see EctoLibSql.Types).
   @types [:binary_id_type, :uuid_type, :map_type, :array_type, :datetime_type]
   # DBConnection's pool and connection options.
@@ -145,6 +145,15 @@ defmodule EctoLibSql.Config do
 
       not positive_integer?(Keyword.get(opts, :max_rows, 500)) ->
         invalid("option :max_rows must be a positive integer, got: #{inspect(opts[:max_rows])}")
+
+      (sandbox = Keyword.get(opts, :sandbox, :transaction)) not in [:transaction, :copy] ->
+        invalid("option :sandbox must be :transaction or :copy, got: #{inspect(sandbox)}")
+
+      opts[:sandbox] == :copy and (opts[:uri] != nil or opts[:encryption_key] != nil) ->
+        invalid(
+          "option sandbox: :copy needs a local database without :encryption_key " <>
+            "(a test copy of a remote database or of an encrypted file is not supported)"
+        )
 
       true ->
         :ok

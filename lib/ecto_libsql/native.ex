@@ -103,6 +103,22 @@ defmodule EctoLibSql.Native do
   end
 
   @doc """
+  Opens a private copy of the local database `source` (a file or
+  `:memory:`) as it is now, with the settings of `opts` (the options of
+  `open/1`; `:database` and `:uri` are ignored). The copy is a file in a
+  RAM-backed temporary directory when the system has one, removed when the
+  copy is closed and garbage collected; writes to it never reach `source`.
+  What `sandbox: :copy` gives each sandboxed test (see `EctoLibSql.Protocol`).
+  """
+  @spec open_sandbox_copy(database(), keyword()) :: {:ok, database()} | error()
+  def open_sandbox_copy(source, opts) when is_reference(source) do
+    opts = opts |> Keyword.delete(:uri) |> Keyword.put(:database, "sandbox copy")
+
+    with {:ok, {db_opts, _}} <- Options.parse(opts),
+         do: Job.on_thread(&Nif.open_sandbox_copy(&1, source, db_opts))
+  end
+
+  @doc """
   A new connection to `database`, with the per-connection settings of
   `opts` (the same options as `open/1`; those that describe the database
   itself are ignored here).

@@ -53,6 +53,7 @@ defmodule EctoLibSql.Nif do
   def sqlite_version, do: not_loaded()
   def connection_threads, do: not_loaded()
   def open_database(_tag, _opts), do: not_loaded()
+  def open_sandbox_copy(_tag, _source, _opts), do: not_loaded()
   def database_kind(_db), do: not_loaded()
   def db_sync(_tag, _db), do: not_loaded()
   def db_sync_until(_tag, _db, _frame, _timeout_ms), do: not_loaded()

@@ -21,7 +21,10 @@ defmodule EctoLibSql.Protocol do
             label: nil,
             default_transaction_mode: :immediate,
             max_rows: 500,
-            types: %EctoLibSql.Types{}
+            types: %EctoLibSql.Types{},
+            sandbox: :transaction,
+            copy_opts: [],
+            boxed: nil
 
   @type t :: %__MODULE__{
           conn: Native.conn(),
@@ -30,7 +33,10 @@ defmodule EctoLibSql.Protocol do
           label: String.t() | nil,
           default_transaction_mode: :deferred | :immediate | :exclusive,
           max_rows: pos_integer(),
-          types: EctoLibSql.Types.t()
+          types: EctoLibSql.Types.t(),
+          sandbox: :transaction | :copy,
+          copy_opts: keyword(),
+          boxed: nil | {Native.conn(), Native.database()}
         }
 
   # Errors after which the connection cannot be trusted: DBConnection
@@ -62,13 +68,26 @@ defmodule EctoLibSql.Protocol do
         label: native_opts[:database] || native_opts[:uri],
         default_transaction_mode: default_mode,
         max_rows: Keyword.get(opts, :max_rows, 500),
-        types: EctoLibSql.Types.from_options(opts)
+        types: EctoLibSql.Types.from_options(opts),
+        sandbox: Keyword.get(opts, :sandbox, :transaction),
+        copy_opts: copy_opts(Keyword.get(opts, :sandbox), native_opts)
       }
 
       Telemetry.connect(System.monotonic_time() - started, %{database: state.label, mode: state.mode})
       {:ok, state}
     end
   end
+
+  # How a sandbox copy is opened: a copy is thrown away at checkin, so it
+  # needs no durability. Only for `sandbox: :copy`, which takes no secrets
+  # (no remote database, no encryption key): the state holds none.
+  defp copy_opts(:copy, native_opts),
+    do:
+      native_opts
+      |> Keyword.drop([:auth_token, :encryption_key])
+      |> Keyword.merge(journal_mode: :memory, synchronous: :off)
+
+  defp copy_opts(_, _native_opts), do: []
 
   # A pool's connections share the database its start_link opened; a
   # connection started some other way opens its own.
@@ -122,8 +141,61 @@ defmodule EctoLibSql.Protocol do
   def handle_begin(opts, state) do
     case Keyword.get(opts, :mode, :transaction) do
       :savepoint -> savepoint(state, &Native.savepoint(&1, "ecto_libsql_savepoint"), :transaction)
-      mode -> begin(mode, opts, state)
+      :transaction when state.sandbox == :copy and state.boxed == nil -> sandbox_begin(opts, state)
+      mode -> mode |> begin(opts, state) |> explain_wait(opts)
     end
+  end
+
+  # Ecto's standard sandbox holds each test's transaction, and with it the
+  # write lock, for the whole test: tests that write run one at a time, and
+  # one that waits too long for its turn is told how to run them in parallel.
+  defp explain_wait({:error, %Error{code: code} = err, state} = failed, opts) when code in [:timeout, :busy] do
+    if Keyword.fetch(opts, :mode) == {:ok, :transaction} do
+      hint =
+        " (Ecto's SQL sandbox holds each test's transaction, and SQLite's one write lock, " <>
+          "until the test ends; set `sandbox: :copy` in the Repo's test configuration " <>
+          "to give each test a private copy of the database instead)"
+
+      {:error, %{err | message: err.message <> hint}, state}
+    else
+      failed
+    end
+  end
+
+  defp explain_wait(other, _opts), do: other
+
+  # `sandbox: :copy`. Ecto's SQL sandbox begins a transaction after a
+  # checkout (`mode: :transaction`, given explicitly: transactions inside a
+  # sandboxed test arrive as savepoints) and rolls it back before checkin.
+  # Here that transaction is opened on a private copy of the database, and
+  # checkin throws the copy away: a test never waits for another test's
+  # write lock, never sees another test's writes, and never writes to the
+  # shared file.
+  defp sandbox_begin(opts, state) do
+    if Keyword.fetch(opts, :mode) == {:ok, :transaction} do
+      with {:ok, database} <- Native.open_sandbox_copy(state.database, state.copy_opts),
+           {:ok, conn} <- Native.connect(database, state.copy_opts) do
+        copy = %{state | conn: conn, database: database, boxed: {state.conn, state.database}}
+
+        case begin(:transaction, opts, copy) do
+          {:ok, result, copy} -> {:ok, result, copy}
+          other -> other |> put_elem(tuple_size(other) - 1, sandbox_end(copy))
+        end
+      else
+        {:error, err} -> error(err, state)
+      end
+    else
+      begin(:transaction, opts, state)
+    end
+  end
+
+  defp sandbox_end(%__MODULE__{boxed: {conn, database}} = copy) do
+    :ok = Native.close(copy.conn)
+    state = %{copy | conn: conn, database: database, boxed: nil}
+    # The copy's file goes when the last reference to its database does:
+    # collect now rather than whenever this process next fills its heap.
+    :erlang.garbage_collect()
+    state
   end
 
   # BEGIN, COMMIT and ROLLBACK run without asking for the status first (one
@@ -152,6 +224,10 @@ defmodule EctoLibSql.Protocol do
   @impl true
   def handle_rollback(opts, state) do
     case Keyword.get(opts, :mode, :transaction) do
+      # The copy is discarded whatever state the test left it in.
+      :transaction when state.boxed != nil ->
+        {:ok, %Result{command: :rollback, num_rows: 0}, sandbox_end(state)}
+
       :savepoint ->
         savepoint(
           state,
@@ -307,6 +383,8 @@ defmodule EctoLibSql.Protocol do
   ## Disconnect
 
   @impl true
+  def disconnect(err, %__MODULE__{boxed: {_, _}} = state), do: disconnect(err, sandbox_end(state))
+
   def disconnect(err, %__MODULE__{conn: conn} = state) do
     # DBConnection calls this from the pool when a client outlived its
     # timeout, while the client may still be inside a statement: close

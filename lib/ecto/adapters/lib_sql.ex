@@ -19,8 +19,15 @@ defmodule Ecto.Adapters.LibSql do
   `:sync_interval`, `:read_your_writes`, `:encryption_key`, `:journal_mode`,
   `:busy_timeout`, `:synchronous`, `:foreign_keys`, `:cache_size`,
   `:temp_store`, `:custom_pragmas`, `:statement_cache_size`,
-  `:default_transaction_mode`, plus the pool options. The names match
-  ecto_sqlite3's, so switching is a one-line change.
+  `:default_transaction_mode`, `:sandbox`, plus the pool options. The names
+  match ecto_sqlite3's, so switching is a one-line change.
+
+  ## Tests in parallel
+
+  With `pool: Ecto.Adapters.SQL.Sandbox` and `sandbox: :copy` in the test
+  configuration, each sandbox owner works on a private copy of the test
+  database, so `async: true` tests that write run in parallel. See the
+  README's "Testing" section.
 
   ## Types, per Repo
 

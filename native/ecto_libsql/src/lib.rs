@@ -25,6 +25,7 @@ mod nif {
     pub mod database;
     pub mod exec;
     pub mod runtime;
+    pub mod sandbox;
     pub mod statement;
     pub mod term;
     pub mod transaction;

@@ -3,6 +3,7 @@
 //! pool sees one `:memory:` database and a replica file is opened once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
@@ -10,6 +11,7 @@ use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
 use crate::error::{Error, Result};
 use crate::gate::{self, WriteGate};
 use crate::nif::runtime::{block_on, block_on_for, Driver};
+use crate::nif::sandbox;
 use crate::nif::term::reply;
 use crate::nif::worker::{guarded, Reply};
 
@@ -36,6 +38,24 @@ pub struct DbResource {
     /// of the same file in this VM); remote and replica writes are ordered
     /// by the server.
     pub gate: Option<std::sync::Arc<WriteGate>>,
+    /// The snapshot sandbox copies of this database are made from (see
+    /// `sandbox`), taken on the first copy.
+    pub template: Mutex<Option<sandbox::Template>>,
+    /// For a sandbox copy: its file, removed once the database is closed
+    /// (declared after `db`, so dropped after it). Held for its `Drop`.
+    pub _owned: Option<sandbox::OwnedFile>,
+}
+
+impl DbResource {
+    fn new(db: libsql::Database, kind: Kind, gate: Option<std::sync::Arc<WriteGate>>) -> Self {
+        DbResource {
+            db,
+            kind,
+            gate,
+            template: Mutex::new(None),
+            _owned: None,
+        }
+    }
 }
 
 #[rustler::resource_impl]
@@ -79,6 +99,19 @@ fn encryption(key: &Option<String>) -> Option<libsql::EncryptionConfig> {
     })
 }
 
+fn open_local(path: String, opts: &DatabaseOpts) -> Result<libsql::Database> {
+    let mut flags =
+        libsql::OpenFlags::SQLITE_OPEN_READ_WRITE | libsql::OpenFlags::SQLITE_OPEN_CREATE;
+    if opts.read_only {
+        flags = libsql::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    }
+    let mut builder = libsql::Builder::new_local(path).flags(flags);
+    if let Some(config) = encryption(&opts.encryption_key) {
+        builder = builder.encryption_config(config);
+    }
+    Ok(block_on(Driver::Inline, builder.build())??)
+}
+
 fn open(opts: &DatabaseOpts) -> Result<DbResource> {
     let required = |value: &Option<String>, name: &str| {
         value.clone().ok_or_else(|| {
@@ -97,21 +130,11 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
                 let gate = gate::for_file(&key);
                 (path, gate)
             };
-            let mut flags =
-                libsql::OpenFlags::SQLITE_OPEN_READ_WRITE | libsql::OpenFlags::SQLITE_OPEN_CREATE;
-            if opts.read_only {
-                flags = libsql::OpenFlags::SQLITE_OPEN_READ_ONLY;
-            }
-            let mut builder = libsql::Builder::new_local(path).flags(flags);
-            if let Some(config) = encryption(&opts.encryption_key) {
-                builder = builder.encryption_config(config);
-            }
-            let db = block_on(Driver::Inline, builder.build())??;
-            Ok(DbResource {
-                db,
-                kind: Kind::Local,
-                gate: Some(gate),
-            })
+            Ok(DbResource::new(
+                open_local(path, opts)?,
+                Kind::Local,
+                Some(gate),
+            ))
         }
         "remote" => {
             let uri = required(&opts.uri, "uri")?;
@@ -120,11 +143,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
                 Driver::Tokio,
                 libsql::Builder::new_remote(uri, token).build(),
             )??;
-            Ok(DbResource {
-                db,
-                kind: Kind::Remote,
-                gate: None,
-            })
+            Ok(DbResource::new(db, Kind::Remote, None))
         }
         "replica" => {
             let path = required(&opts.database, "database")?;
@@ -145,11 +164,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
                 Ok::<_, libsql::Error>(db)
             })?;
             match opened {
-                Ok(db) => Ok(DbResource {
-                    db,
-                    kind: Kind::Replica,
-                    gate: None,
-                }),
+                Ok(db) => Ok(DbResource::new(db, Kind::Replica, None)),
                 Err(err) => Err(replica_open_error(err.into(), uri, token)),
             }
         }
@@ -223,6 +238,36 @@ fn open_database<'a>(env: Env<'a>, tag: Term<'a>, opts: DatabaseOpts) -> Term<'a
     on_thread(env, tag, move |env| {
         let result = guarded(|| {
             let resource = open(&opts)?;
+            initialise(&resource, &opts.init_sql)?;
+            Ok(ResourceArc::new(resource))
+        });
+        reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
+    })
+}
+
+/// Opens a private copy of the local database `source` (see `sandbox`),
+/// with `opts`' settings; its `database` is ignored. The copy has a write
+/// gate of its own: nothing else ever opens its file.
+#[rustler::nif]
+fn open_sandbox_copy<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    source: ResourceArc<DbResource>,
+    opts: DatabaseOpts,
+) -> Term<'a> {
+    on_thread(env, tag, move |env| {
+        let result = guarded(|| {
+            if source.kind != Kind::Local {
+                return Err(Error::Unsupported(
+                    "sandbox copies need a local database (a file or :memory:)".into(),
+                ));
+            }
+            let file = sandbox::copy(&source.db, &source.template)?;
+            let db = open_local(file.path().to_string_lossy().into_owned(), &opts)?;
+            let resource = DbResource {
+                _owned: Some(file),
+                ..DbResource::new(db, Kind::Local, Some(WriteGate::new()))
+            };
             initialise(&resource, &opts.init_sql)?;
             Ok(ResourceArc::new(resource))
         });
