@@ -10,7 +10,8 @@
 Logger.configure(level: :info)
 
 Application.put_env(:ecto, :primary_key_type, :id)
-Application.put_env(:ecto, :async_integration_tests, false)
+# The suites' modules that ask run async when each test has its own copy.
+Application.put_env(:ecto, :async_integration_tests, System.get_env("ECTO_LIBSQL_SANDBOX") == "copy")
 
 ecto = Mix.Project.deps_paths()[:ecto]
 ecto_sql = Mix.Project.deps_paths()[:ecto_sql]
