@@ -162,7 +162,7 @@ defmodule EctoLibSql do
   def replication_index(pool, opts \\ []), do: replicate(pool, :replication_index, [], opts)
 
   defp replicate(pool, call, args, opts) do
-    case DBConnection.execute(pool, %EctoLibSql.Replication{call: call, args: args}, [], opts) do
+    case DBConnection.execute(pool, %EctoLibSql.DatabaseCall{call: call, args: args}, [], opts) do
       {:ok, _call, result} -> {:ok, result}
       {:error, _} = error -> error
     end

@@ -132,6 +132,10 @@ defmodule EctoLibSql.Native do
   defp connect_with(database, conn_opts),
     do: Job.run(nil, :infinity, &Nif.connect(&1, database, conn_opts))
 
+  @doc "What kind of database `database` is: `:local`, `:remote` or `:replica`."
+  @spec database_kind(database()) :: :local | :remote | :replica
+  def database_kind(database) when is_reference(database), do: Nif.database_kind(database)
+
   @doc "The database a connection belongs to."
   @spec database(conn()) :: database()
   def database(conn), do: Nif.connection_database(conn)

@@ -6,7 +6,8 @@ defmodule EctoLibSql.Options do
   pragmas).
 
   Defaults for a local file: WAL journal, `synchronous = NORMAL`, foreign
-  keys on, a 5 s busy timeout, a 256-statement cache.
+  keys on, a 5 s busy timeout, a 256-statement cache, `journal_size_limit`
+  64 MiB.
   """
 
   alias EctoLibSql.Error
@@ -148,6 +149,14 @@ defmodule EctoLibSql.Options do
         {false, _} -> []
       end
 
+    # auto_vacuum only takes effect before the file's first page is
+    # written, and switching to WAL writes it: it goes first.
+    auto_vacuum =
+      for {name, value} <- Map.get(values, :custom_pragmas, []),
+          to_string(name) == "auto_vacuum",
+          file?,
+          do: pragma_sql(name, value)
+
     %{
       mode: Atom.to_string(mode),
       database: values[:database],
@@ -157,7 +166,7 @@ defmodule EctoLibSql.Options do
       sync_interval: values[:sync_interval],
       read_your_writes: Map.get(values, :read_your_writes, true),
       read_only: read_only?,
-      init_sql: journal
+      init_sql: auto_vacuum ++ journal
     }
   end
 
@@ -184,10 +193,20 @@ defmodule EctoLibSql.Options do
         _ -> []
       end
 
+    # A writable local database: the WAL is truncated back to 64 MiB after
+    # a checkpoint (a long reader can make it grow far beyond, and SQLite
+    # never shrinks it by itself), unless `journal_size_limit` says
+    # otherwise (a custom pragma, so it comes later and wins).
+    limits =
+      if mode == :local and values[:read_only] != true,
+        do: [journal_size_limit: 64 * 1024 * 1024],
+        else: []
+
     pragmas =
       journal
       |> Kernel.++(Enum.map([:synchronous, :foreign_keys, :cache_size, :temp_store], &{&1, defaults[&1]}))
       |> Enum.reject(fn {_, v} -> is_nil(v) end)
+      |> Kernel.++(limits)
       |> Kernel.++(Map.get(values, :custom_pragmas, []))
       |> Enum.map(fn {name, value} -> pragma_sql(name, value) end)
 

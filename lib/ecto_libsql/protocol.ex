@@ -24,7 +24,8 @@ defmodule EctoLibSql.Protocol do
             types: %EctoLibSql.Types{},
             sandbox: :transaction,
             copy_opts: [],
-            boxed: nil
+            boxed: nil,
+            transaction: nil
 
   @type t :: %__MODULE__{
           conn: Native.conn(),
@@ -36,7 +37,8 @@ defmodule EctoLibSql.Protocol do
           types: EctoLibSql.Types.t(),
           sandbox: :transaction | :copy,
           copy_opts: keyword(),
-          boxed: nil | {Native.conn(), Native.database()}
+          boxed: nil | {Native.conn(), Native.database()},
+          transaction: nil | {:deferred | :immediate | :exclusive, integer()}
         }
 
   # Errors after which the connection cannot be trusted: DBConnection
@@ -58,6 +60,12 @@ defmodule EctoLibSql.Protocol do
     # its read and its write, and no busy timeout can help it.
     default_mode = Keyword.get(opts, :default_transaction_mode, :immediate)
 
+    # Trapping exits lets DBConnection call disconnect/2 when the pool shuts
+    # down, so stopping a Repo closes its connections then and there (the
+    # last one to close checkpoints the WAL and removes it), instead of
+    # whenever the garbage collector drops them.
+    Process.flag(:trap_exit, true)
+
     with :ok <- check_transaction_mode(default_mode),
          {:ok, database} <- database(opts, native_opts),
          {:ok, conn} <- Native.connect(database, native_opts) do
@@ -73,10 +81,26 @@ defmodule EctoLibSql.Protocol do
         copy_opts: copy_opts(Keyword.get(opts, :sandbox), native_opts)
       }
 
+      optimize(state, native_opts)
       Telemetry.connect(System.monotonic_time() - started, %{database: state.label, mode: state.mode})
       {:ok, state}
     end
   end
+
+  # SQLite recommends `PRAGMA optimize = 0x10002` when a long-lived
+  # connection opens: it refreshes planner statistics that are missing or
+  # stale, within a small analysis budget. It may write (sqlite_stat1), so
+  # it runs like any write, through the write gate, but waits at most
+  # 250 ms: a connection opening while a long transaction holds the gate
+  # must not wait for it. Skipped or refused, the statistics stay as they
+  # were, which is no reason to refuse the connection (`optimize/2` in
+  # EctoLibSql.Maintenance runs it on demand).
+  defp optimize(%__MODULE__{mode: :local, conn: conn}, native_opts) do
+    unless native_opts[:read_only], do: _ = Native.execute(conn, "PRAGMA optimize = 0x10002", [], timeout: 250)
+    :ok
+  end
+
+  defp optimize(_state, _native_opts), do: :ok
 
   # How a sandbox copy is opened: a copy is thrown away at checkin, so it
   # needs no durability. Only for `sandbox: :copy`, which takes no secrets
@@ -191,7 +215,7 @@ defmodule EctoLibSql.Protocol do
 
   defp sandbox_end(%__MODULE__{boxed: {conn, database}} = copy) do
     :ok = Native.close(copy.conn)
-    state = %{copy | conn: conn, database: database, boxed: nil}
+    state = %{copy | conn: conn, database: database, boxed: nil, transaction: nil}
     # The copy's file goes when the last reference to its database does:
     # collect now rather than whenever this process next fills its heap.
     :erlang.garbage_collect()
@@ -204,9 +228,11 @@ defmodule EctoLibSql.Protocol do
   defp begin(mode, opts, %__MODULE__{conn: conn} = state) do
     mode = if mode == :transaction, do: state.default_transaction_mode, else: mode
 
+    started = System.monotonic_time()
+
     with :ok <- check_transaction_mode(mode),
          :ok <- Native.begin(conn, mode, opts) do
-      {:ok, %Result{command: :begin, num_rows: 0}, state}
+      {:ok, %Result{command: :begin, num_rows: 0}, %{state | transaction: {mode, started}}}
     else
       {:error, %Error{code: :in_transaction}} -> {:transaction, state}
       {:error, %Error{} = err} -> error(err, state)
@@ -246,15 +272,22 @@ defmodule EctoLibSql.Protocol do
   defp finish(%__MODULE__{conn: conn} = state, fun, command) do
     case fun.(conn) do
       :ok ->
-        {:ok, %Result{command: command, num_rows: 0}, state}
+        {:ok, %Result{command: command, num_rows: 0}, transaction_ended(state, command)}
 
       {:error, %Error{code: :no_transaction}} ->
-        {:idle, state}
+        {:idle, %{state | transaction: nil}}
 
       {:error, err} ->
         error(err, state)
     end
   end
+
+  defp transaction_ended(%__MODULE__{transaction: {mode, started}} = state, outcome) do
+    Telemetry.transaction(System.monotonic_time() - started, %{database: state.label, mode: mode, outcome: outcome})
+    %{state | transaction: nil}
+  end
+
+  defp transaction_ended(state, _outcome), do: state
 
   defp savepoint(%__MODULE__{conn: conn} = state, fun, _expected) do
     case fun.(conn) do
@@ -284,7 +317,10 @@ defmodule EctoLibSql.Protocol do
   end
 
   @impl true
-  def handle_execute(%EctoLibSql.Replication{call: call, args: args} = query, _params, opts, state) do
+  def handle_execute(%EctoLibSql.DatabaseCall{call: :database} = query, _params, _opts, state),
+    do: {:ok, query, state.database, state}
+
+  def handle_execute(%EctoLibSql.DatabaseCall{call: call, args: args} = query, _params, opts, state) do
     started = System.monotonic_time()
     reply = replicate(call, args, opts, state.conn)
     Telemetry.sync(System.monotonic_time() - started, %{database: state.label, call: call, reply: reply})

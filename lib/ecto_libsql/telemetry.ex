@@ -21,6 +21,16 @@ defmodule EctoLibSql.Telemetry do
       call: atom, result: :ok | :error, frame_no: integer | nil,
       error: %EctoLibSql.Error{} | nil}`.
 
+    * `[:ecto_libsql, :maintenance]` - an `EctoLibSql.Maintenance` call
+      (backup, checkpoint, checks, optimize, analyze, vacuum, sizes)
+      finished. Measurements: `%{duration: native_time}`. Metadata:
+      `%{call: atom, result: :ok | :error, error: exception | nil}`.
+    * `[:ecto_libsql, :transaction]` - a transaction ended (commit or
+      rollback). Measurements: `%{duration: native_time}` from BEGIN
+      (including any wait for the write lock) to its end. Metadata:
+      `%{database: ..., mode: :deferred | :immediate | :exclusive,
+      outcome: :commit | :rollback}`.
+
   Durations are in `:native` time units (`System.convert_time_unit/3`).
   """
 
@@ -48,6 +58,21 @@ defmodule EctoLibSql.Telemetry do
       error: error
     })
   end
+
+  @doc false
+  def maintenance(duration, %{call: call, result: result}) do
+    error = with {:error, err} <- result, do: err, else: (_ -> nil)
+
+    :telemetry.execute([:ecto_libsql, :maintenance], %{duration: duration}, %{
+      call: call,
+      result: if(error, do: :error, else: :ok),
+      error: error
+    })
+  end
+
+  @doc false
+  def transaction(duration, metadata),
+    do: :telemetry.execute([:ecto_libsql, :transaction], %{duration: duration}, metadata)
 
   @doc false
   def query(duration, rows, metadata),

@@ -62,7 +62,7 @@ defmodule Ecto.Adapters.LibSql do
   @behaviour Ecto.Adapter.Structure
 
   alias Ecto.Adapters.LibSql.{Codec, Connection, DDL}
-  alias EctoLibSql.Native
+  alias EctoLibSql.{Maintenance, Native}
 
   ## Embedded replicas
 
@@ -83,6 +83,68 @@ defmodule Ecto.Adapters.LibSql do
   def replication_index(repo, opts \\ []), do: EctoLibSql.replication_index(pool(repo), opts)
 
   defp pool(repo), do: Ecto.Adapter.lookup_meta(repo).pid
+
+  ## Operations (see EctoLibSql.Maintenance, which these call with the Repo's pool)
+
+  @doc """
+  Writes a consistent, compacted copy of the Repo's database to `path`
+  while the Repo serves traffic: `{:ok, %{bytes: n, pages: p, duration_ms: t}}`.
+  See `EctoLibSql.Maintenance.backup/3`.
+  """
+  @spec backup(Ecto.Repo.t() | pid(), Path.t(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def backup(repo, path, opts \\ []), do: Maintenance.backup(pool(repo), path, opts)
+
+  @doc "A WAL checkpoint; see `EctoLibSql.Maintenance.checkpoint/3`."
+  @spec checkpoint(Ecto.Repo.t() | pid(), Maintenance.checkpoint_mode(), keyword()) ::
+          {:ok, map()} | {:error, Exception.t()}
+  def checkpoint(repo, mode \\ :passive, opts \\ []), do: Maintenance.checkpoint(pool(repo), mode, opts)
+
+  @doc "`PRAGMA integrity_check`: `{:ok, []}` or `{:ok, problems}`; see `EctoLibSql.Maintenance.integrity_check/2`."
+  @spec integrity_check(Ecto.Repo.t() | pid(), keyword()) :: {:ok, [String.t()]} | {:error, Exception.t()}
+  def integrity_check(repo, opts \\ []), do: Maintenance.integrity_check(pool(repo), opts)
+
+  @doc "`PRAGMA quick_check`; see `EctoLibSql.Maintenance.quick_check/2`."
+  @spec quick_check(Ecto.Repo.t() | pid(), keyword()) :: {:ok, [String.t()]} | {:error, Exception.t()}
+  def quick_check(repo, opts \\ []), do: Maintenance.quick_check(pool(repo), opts)
+
+  @doc "`PRAGMA optimize`; see `EctoLibSql.Maintenance.optimize/2`."
+  @spec optimize(Ecto.Repo.t() | pid(), keyword()) :: :ok | {:error, Exception.t()}
+  def optimize(repo, opts \\ []), do: Maintenance.optimize(pool(repo), opts)
+
+  @doc "`ANALYZE`; see `EctoLibSql.Maintenance.analyze/2`."
+  @spec analyze(Ecto.Repo.t() | pid(), keyword()) :: :ok | {:error, Exception.t()}
+  def analyze(repo, opts \\ []), do: Maintenance.analyze(pool(repo), opts)
+
+  @doc "`VACUUM`; see `EctoLibSql.Maintenance.vacuum/2`."
+  @spec vacuum(Ecto.Repo.t() | pid(), keyword()) :: :ok | {:error, Exception.t()}
+  def vacuum(repo, opts \\ []), do: Maintenance.vacuum(pool(repo), opts)
+
+  @doc "`PRAGMA incremental_vacuum`; see `EctoLibSql.Maintenance.incremental_vacuum/3`."
+  @spec incremental_vacuum(Ecto.Repo.t() | pid(), pos_integer() | nil, keyword()) :: :ok | {:error, Exception.t()}
+  def incremental_vacuum(repo, pages \\ nil, opts \\ []), do: Maintenance.incremental_vacuum(pool(repo), pages, opts)
+
+  @doc "Database and WAL file sizes and page counts; see `EctoLibSql.Maintenance.sizes/2`."
+  @spec sizes(Ecto.Repo.t() | pid(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def sizes(repo, opts \\ []), do: Maintenance.sizes(pool(repo), opts)
+
+  @doc """
+  SQLite's query plan for `queryable` as data, one map per plan step:
+  `[%{id: 2, parent: 0, detail: "SEARCH p0 USING INTEGER PRIMARY KEY (rowid=?)"}]`
+  `operation` is `:all` (default), `:update_all` or `:delete_all`.
+  """
+  @spec explain_query_plan(Ecto.Repo.t(), :all | :update_all | :delete_all, Ecto.Queryable.t(), keyword()) ::
+          {:ok, [map()]} | {:error, Exception.t()}
+  def explain_query_plan(repo, operation \\ :all, queryable, opts \\ []) do
+    {sql, params} = Ecto.Adapters.SQL.to_sql(operation, repo, queryable)
+
+    case Ecto.Adapters.SQL.query(repo, "EXPLAIN QUERY PLAN " <> sql, params, opts) do
+      {:ok, %{rows: rows}} ->
+        {:ok, Enum.map(rows, fn [id, parent, _, detail] -> %{id: id, parent: parent, detail: detail} end)}
+
+      {:error, _} = error ->
+        error
+    end
+  end
 
   ## Types
 

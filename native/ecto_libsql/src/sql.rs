@@ -26,6 +26,9 @@ pub fn takes_write_lock(sql: &str) -> bool {
         "begin" => keywords(sql).skip(1).any(|(w, _)| {
             w.eq_ignore_ascii_case("immediate") || w.eq_ignore_ascii_case("exclusive")
         }),
+        // `VACUUM INTO` only reads this database (a backup): holding the
+        // gate would stop every writer for the backup's whole duration.
+        "vacuum" => !keywords(sql).any(|(w, depth)| depth == 0 && w.eq_ignore_ascii_case("into")),
         _ => true,
     }
 }
@@ -177,6 +180,15 @@ fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vacuum_into_reads_and_vacuum_writes() {
+        assert!(!takes_write_lock("VACUUM INTO '/tmp/backup.db'"));
+        assert!(!takes_write_lock("vacuum main into ?1"));
+        assert!(takes_write_lock("VACUUM"));
+        assert!(takes_write_lock("VACUUM main"));
+        assert!(!takes_write_lock("SELECT 1"));
+    }
 
     #[test]
     fn a_second_statement_is_found_outside_strings_comments_and_trigger_bodies() {

@@ -1,0 +1,89 @@
+defmodule Ecto.Adapters.LibSql.OperationsTest do
+  # The adapter's operations functions on a Repo, and the transaction
+  # telemetry an operator charts.
+  use ExUnit.Case, async: false
+
+  import Ecto.Query
+  import EctoLibSql.TestDB, only: [tmp_db!: 1, tmp_db!: 2]
+
+  alias Ecto.Adapters.LibSql
+
+  defmodule Repo do
+    use Ecto.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
+  end
+
+  defmodule Post do
+    use Ecto.Schema
+
+    schema "posts" do
+      field(:title, :string)
+    end
+  end
+
+  setup ctx do
+    start_supervised!({Repo, database: tmp_db!(ctx), pool_size: 2, log: false})
+    Repo.query!("CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT)")
+    Repo.query!("CREATE INDEX posts_title ON posts (title)")
+    Repo.insert_all(Post, for(i <- 1..100, do: %{title: "post #{i}"}))
+    :ok
+  end
+
+  test "backup, checks, checkpoint and sizes through the Repo", ctx do
+    target = tmp_db!(ctx, "backup.db")
+    assert {:ok, %{pages: pages}} = LibSql.backup(Repo, target)
+    assert pages > 0
+    assert {:ok, []} = LibSql.integrity_check(Repo)
+    assert {:ok, []} = LibSql.quick_check(Repo)
+    assert {:ok, %{busy: false}} = LibSql.checkpoint(Repo, :truncate)
+    assert {:ok, %{wal_bytes: 0, freelist_count: 0}} = LibSql.sizes(Repo)
+    assert :ok = LibSql.analyze(Repo)
+    assert :ok = LibSql.optimize(Repo)
+    assert :ok = LibSql.vacuum(Repo)
+    assert :ok = LibSql.incremental_vacuum(Repo)
+
+    {:ok, copy} = EctoLibSql.start_link(database: target, pool_size: 1)
+    assert %{rows: [[100]]} = EctoLibSql.query!(copy, "SELECT count(*) FROM posts")
+    GenServer.stop(copy)
+  end
+
+  test "explain_query_plan returns SQLite's plan as data" do
+    # Statistics as they are after filling (a pooled connection that opened
+    # while the table was empty may have analyzed it as empty).
+    :ok = LibSql.analyze(Repo)
+
+    assert {:ok, [%{detail: detail, id: id, parent: 0}]} =
+             LibSql.explain_query_plan(Repo, from(p in Post, where: p.title == ^"post 3"))
+
+    assert is_integer(id)
+    assert detail =~ "posts_title"
+
+    assert {:ok, [%{detail: "SCAN p0"}]} = LibSql.explain_query_plan(Repo, Post)
+    assert {:ok, [_ | _]} = LibSql.explain_query_plan(Repo, :delete_all, from(p in Post, where: p.id > 5))
+  end
+
+  test "transactions emit their mode, outcome and duration" do
+    parent = self()
+    handler = "operations-test-#{inspect(parent)}"
+
+    :telemetry.attach(
+      handler,
+      [:ecto_libsql, :transaction],
+      fn _, measurements, metadata, _ -> send(parent, {:transaction, measurements, metadata}) end,
+      nil
+    )
+
+    on_exit(fn -> :telemetry.detach(handler) end)
+
+    {:ok, _} = Repo.transaction(fn -> Repo.insert!(%Post{title: "x"}) end)
+    assert_receive {:transaction, %{duration: d}, %{mode: :immediate, outcome: :commit}}
+    assert d > 0
+
+    {:error, :no} = Repo.transaction(fn -> Repo.rollback(:no) end, mode: :deferred)
+    assert_receive {:transaction, _, %{mode: :deferred, outcome: :rollback}}
+
+    # A nested transaction is a savepoint: one event, for the outer one.
+    {:ok, _} = Repo.transaction(fn -> Repo.transaction(fn -> :inner end) end)
+    assert_receive {:transaction, _, %{outcome: :commit}}
+    refute_received {:transaction, _, _}
+  end
+end
