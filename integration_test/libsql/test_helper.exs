@@ -109,8 +109,9 @@ excludes = [
   # connection that ran it: other pooled connections do not see it.
   :prefix,
   # Untagged tests, excluded by name:
-  # - the adapter passes a UUID as {:uuid, raw} so the driver can write
-  #   it as TEXT or BLOB per :binary_id_type (SQLite has no UUID type and
+  # - the adapter passes a UUID as {:uuid, raw} or {:binary_id, raw} so the
+  #   driver can write it as TEXT or BLOB per :uuid_type or :binary_id_type
+  #   (SQLite has no UUID type and
   #   a 16-byte binary alone is not told apart from text), not as raw bytes;
   test: "test telemetry cast params",
   # - PostgreSQL array syntax ($1::text[], array[...]): SQLite has no arrays;

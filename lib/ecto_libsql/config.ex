@@ -26,7 +26,7 @@ defmodule EctoLibSql.Config do
   # The driver's own options.
   @driver [:default_transaction_mode, :max_rows, :sandbox, :database_ref]
   # How the Ecto adapter writes types (see EctoLibSql.Types).
-  @types [:binary_id_type, :uuid_type, :map_type, :array_type, :datetime_type]
+  @types [:binary_id_type, :uuid_type, :map_type, :array_type, :datetime_type, :datetime_precision]
   # DBConnection's pool and connection options.
   @db_connection [
     :pool,

@@ -63,8 +63,22 @@ defmodule EctoLibSql.DriverTest do
 
       blobs = start_pool!(database: path <> ".2", binary_id_type: :binary, datetime_type: :text_datetime)
 
-      assert %Result{rows: [[^raw, "2024-01-02 03:04:05.000000"]]} =
-               EctoLibSql.query!(blobs, "SELECT ?, ?", [{:uuid, raw}, {:datetime, ~N[2024-01-02 03:04:05]}])
+      # :binary_id_type decides binary ids; :uuid_type (still :string) UUIDs.
+      assert %Result{rows: [[^raw, "00000000-0000-0000-0000-000000000001", "2024-01-02 03:04:05.000000"]]} =
+               EctoLibSql.query!(blobs, "SELECT ?, ?, ?", [
+                 {:binary_id, raw},
+                 {:uuid, raw},
+                 {:datetime, ~N[2024-01-02 03:04:05]}
+               ])
+
+      fields = start_pool!(database: path <> ".3", uuid_type: :binary, datetime_precision: :field)
+
+      assert %Result{rows: [["00000000-0000-0000-0000-000000000001", ^raw, "2024-01-02T03:04:05Z"]]} =
+               EctoLibSql.query!(fields, "SELECT ?, ?, ?", [
+                 {:binary_id, raw},
+                 {:uuid, raw},
+                 {:datetime, ~U[2024-01-02 03:04:05Z]}
+               ])
     end
 
     test "SQL holding a second statement is refused, never run half; query_many runs them all", %{path: path} do

@@ -10,6 +10,12 @@ defmodule Ecto.Adapters.LibSql.Codec do
   def dump_blob(binary) when is_binary(binary), do: {:ok, {:blob, binary}}
   def dump_blob(_), do: :error
 
+  # Tagged with the option that decides their stored form: :binary_id_type
+  # or :uuid_type (EctoLibSql.Types).
+  def dump_binary_id(<<_::128>> = raw), do: {:ok, {:binary_id, raw}}
+  def dump_binary_id(nil), do: {:ok, nil}
+  def dump_binary_id(_), do: :error
+
   def dump_uuid(<<_::128>> = raw), do: {:ok, {:uuid, raw}}
   def dump_uuid(nil), do: {:ok, nil}
   def dump_uuid(_), do: :error
@@ -61,7 +67,7 @@ defmodule Ecto.Adapters.LibSql.Codec do
   # Ecto.UUID loads the 16-byte form: text is turned into it first.
   def load_uuid(nil), do: {:ok, nil}
   def load_uuid(<<_::128>> = raw), do: {:ok, raw}
-  def load_uuid({:uuid, <<_::128>> = raw}), do: {:ok, raw}
+  def load_uuid({tag, <<_::128>> = raw}) when tag in [:uuid, :binary_id], do: {:ok, raw}
   def load_uuid(<<_::288>> = text), do: Ecto.UUID.dump(text)
   def load_uuid(_), do: :error
 
@@ -144,8 +150,12 @@ defmodule Ecto.Adapters.LibSql.Codec do
 
   def load_naive_datetime(text) when is_binary(text) do
     case NaiveDateTime.from_iso8601(text) do
-      {:ok, dt} -> {:ok, dt}
-      _ -> date_only(text, &NaiveDateTime.new(&1, ~T[00:00:00]))
+      {:ok, dt} ->
+        {:ok, dt}
+
+      _ ->
+        with :error <- date_only(text, &NaiveDateTime.new(&1, ~T[00:00:00])),
+             do: unix_text(text, &load_naive_datetime/1)
     end
   end
 
@@ -180,7 +190,17 @@ defmodule Ecto.Adapters.LibSql.Codec do
         with {:ok, naive} <- load_naive_datetime(text), do: {:ok, DateTime.from_naive!(naive, "Etc/UTC")}
 
       _ ->
-        date_only(text, &DateTime.new(&1, ~T[00:00:00], "Etc/UTC"))
+        with :error <- date_only(text, &DateTime.new(&1, ~T[00:00:00], "Etc/UTC")),
+             do: unix_text(text, &load_utc_datetime/1)
+    end
+  end
+
+  # Unix seconds stored in a column of TEXT affinity (a datetime column
+  # declared TEXT) read back as text.
+  defp unix_text(text, load) do
+    case Integer.parse(text) do
+      {unix, ""} -> load.(unix)
+      _ -> :error
     end
   end
 

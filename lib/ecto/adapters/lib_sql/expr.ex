@@ -233,7 +233,9 @@ defmodule Ecto.Adapters.LibSql.Expr do
   def expr({:json_array, json}, _sources, _query), do: Quoting.single_quote(IO.iodata_to_binary(json))
   def expr({:json_map, json}, _sources, _query), do: Quoting.single_quote(IO.iodata_to_binary(json))
   def expr({:blob, binary}, _sources, _query) when is_binary(binary), do: Quoting.blob_literal(binary)
-  def expr({:uuid, <<_::128>> = raw}, _sources, _query), do: Quoting.single_quote(EctoLibSql.Types.uuid_string(raw))
+
+  def expr({tag, <<_::128>> = raw}, _sources, _query) when tag in [:uuid, :binary_id],
+    do: Quoting.single_quote(EctoLibSql.Types.uuid_string(raw))
 
   def expr({:datetime, datetime}, _sources, _query),
     do: Quoting.single_quote(EctoLibSql.Types.format_datetime(datetime))
