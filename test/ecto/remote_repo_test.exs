@@ -177,4 +177,34 @@ defmodule Ecto.Adapters.LibSql.RemoteRepoTest do
     TestServer.stop(ctx.server)
     assert {:error, %EctoLibSql.Error{code: :unavailable}} = Repo.query("SELECT count(*) FROM posts")
   end
+
+  test "a replica opens from its last sync while its primary is down, and catches up when the primary returns", ctx do
+    path = Path.join(ctx.dir, "replica.db")
+    with_repo([uri: ctx.server.url], fn -> create_posts!(3) end)
+    with_repo([database: path, uri: ctx.server.url], fn -> assert Repo.aggregate(Post, :count) == 3 end)
+
+    TestServer.stop(ctx.server)
+    start_repo!(database: path, uri: ctx.server.url)
+    # What the replica last synced, served without its primary.
+    assert Repo.aggregate(Post, :count) == 3
+    assert {:error, %EctoLibSql.Error{code: code}} = Ecto.Adapters.LibSql.sync(Repo)
+    assert code in [:unavailable, :sync]
+    assert {:error, %EctoLibSql.Error{code: :unavailable}} = Repo.query("INSERT INTO posts (title) VALUES ('offline')")
+
+    server = TestServer.restart!(ctx.server)
+    {:ok, remote} = EctoLibSql.Native.open(uri: server.url)
+    {:ok, 1} = EctoLibSql.Native.execute(remote, "INSERT INTO posts (id, title) VALUES (4, 'post 4')")
+    EctoLibSql.Native.close(remote)
+
+    assert {:ok, %{frame_no: frame}} = Ecto.Adapters.LibSql.sync(Repo)
+    assert is_integer(frame)
+    assert Repo.aggregate(Post, :count) == 4
+  end
+
+  test "a replica that never synced does not open while its primary is down", ctx do
+    TestServer.stop(ctx.server)
+
+    assert {:error, %EctoLibSql.Error{code: :unavailable}} =
+             EctoLibSql.Native.open(database: Path.join(ctx.dir, "never.db"), uri: ctx.server.url)
+  end
 end

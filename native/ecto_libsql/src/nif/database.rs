@@ -149,28 +149,74 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             let path = required(&opts.database, "database")?;
             let uri = required(&opts.uri, "uri")?;
             let token = opts.auth_token.clone().unwrap_or_default();
-            let mut builder = libsql::Builder::new_remote_replica(path, uri.clone(), token.clone())
-                .read_your_writes(opts.read_your_writes);
-            if let Some(ms) = opts.sync_interval {
-                builder = builder.sync_interval(Duration::from_millis(ms));
-            }
-            if let Some(config) = encryption(&opts.encryption_key) {
-                builder = builder.encryption_config(config);
-            }
+            let build = build_replica(opts, &path, &uri, &token, None);
             let opened = block_on(Driver::Tokio, async move {
-                let db = builder.build().await?;
+                let db = build.await?;
                 // Synced once on open, so the first read sees the primary.
                 db.sync().await?;
                 Ok::<_, libsql::Error>(db)
             })?;
             match opened {
                 Ok(db) => Ok(DbResource::new(db, Kind::Replica, None)),
-                Err(err) => Err(replica_open_error(err.into(), uri, token)),
+                Err(err) => match replica_open_error(err.into(), uri.clone(), token.clone()) {
+                    unreachable @ Error::Unavailable(_) => {
+                        let db = open_offline(opts, &path, &uri, &token)?.ok_or(unreachable)?;
+                        Ok(DbResource::new(db, Kind::Replica, None))
+                    }
+                    other => Err(other),
+                },
             }
         }
         other => Err(Error::InvalidOption(format!(
             "unknown mode {other:?}: expected local, remote or replica"
         ))),
+    }
+}
+
+/// Builds (opens) an embedded replica with `opts`' settings.
+fn build_replica(
+    opts: &DatabaseOpts,
+    path: &str,
+    uri: &str,
+    token: &str,
+    protocol: Option<libsql::SyncProtocol>,
+) -> impl std::future::Future<Output = libsql::Result<libsql::Database>> {
+    let mut builder = libsql::Builder::new_remote_replica(path, uri.to_owned(), token.to_owned())
+        .read_your_writes(opts.read_your_writes);
+    if let Some(protocol) = protocol {
+        builder = builder.sync_protocol(protocol);
+    }
+    if let Some(ms) = opts.sync_interval {
+        builder = builder.sync_interval(Duration::from_millis(ms));
+    }
+    if let Some(config) = encryption(&opts.encryption_key) {
+        builder = builder.encryption_config(config);
+    }
+    builder.build()
+}
+
+/// A replica whose primary cannot be reached opens from its own file when
+/// that file has been synced before: it serves what it last synced (writes,
+/// which go to the primary, fail with `:unavailable`), and catches up on the
+/// next sync (`sync_interval`'s background sync retries by itself). The
+/// replication protocol is named so that opening asks the primary nothing
+/// (libsql probes it to choose one otherwise). `None` when the file was
+/// never synced: there is nothing to serve.
+fn open_offline(
+    opts: &DatabaseOpts,
+    path: &str,
+    uri: &str,
+    token: &str,
+) -> Result<Option<libsql::Database>> {
+    let build = build_replica(opts, path, uri, token, Some(libsql::SyncProtocol::V1));
+    let opened = block_on(Driver::Tokio, async move {
+        let db = build.await?;
+        let synced = db.replication_index().await?;
+        Ok::<_, libsql::Error>((db, synced))
+    })?;
+    match opened {
+        Ok((db, Some(_))) => Ok(Some(db)),
+        Ok((_, None)) | Err(_) => Ok(None),
     }
 }
 
