@@ -815,14 +815,23 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
       assert ddl({:rename, %Table{name: :a}, :x, :y}) == [~s{ALTER TABLE "a" RENAME COLUMN "x" TO "y"}]
     end
 
-    test "constraints on existing tables raise" do
-      assert_raise ArgumentError, ~r/cannot add constraint/, fn ->
+    test "constraint changes need the table's definition: the SQL generator alone refuses them" do
+      assert_raise ArgumentError, ~r/cannot add constraint.*adapter's execute_ddl/, fn ->
         ddl({:create, %Constraint{name: "c", table: "t", check: "x > 0"}})
       end
 
-      assert_raise ArgumentError, ~r/cannot drop constraint/, fn ->
+      assert_raise ArgumentError, ~r/cannot drop constraint.*adapter's execute_ddl/, fn ->
         ddl({:drop, %Constraint{name: "c", table: "t"}, :restrict})
       end
+    end
+
+    test "a rewritten table definition is stored under writable_schema, with the schema version bumped" do
+      assert ddl({:rewrite_table, nil, "t", ~s|CREATE TABLE "t" (a, CHECK (a <> 'x'))|, 41}) == [
+               "PRAGMA writable_schema = ON",
+               ~s|UPDATE "main"."sqlite_master" SET sql = 'CREATE TABLE "t" (a, CHECK (a <> ''x''))' WHERE type = 'table' AND name = 't'|,
+               ~s|PRAGMA "main".schema_version = 42|,
+               "PRAGMA writable_schema = OFF"
+             ]
     end
 
     test "execute passes strings through" do

@@ -68,7 +68,7 @@ defmodule Ecto.Adapters.LibSql do
   @behaviour Ecto.Adapter.Storage
   @behaviour Ecto.Adapter.Structure
 
-  alias Ecto.Adapters.LibSql.{Codec, Connection, DDL}
+  alias Ecto.Adapters.LibSql.{Codec, Connection, DDL, TableSql}
   alias EctoLibSql.{Maintenance, Native}
 
   ## Embedded replicas
@@ -326,6 +326,42 @@ defmodule Ecto.Adapters.LibSql do
     end
   end
 
+  defp resolve_command(meta, {command, %Ecto.Migration.Constraint{} = constraint}, opts)
+       when command in [:create, :create_if_not_exists] do
+    check =
+      constraint.check ||
+        raise ArgumentError,
+              "SQLite has only CHECK constraints to add: constraint #{inspect(constraint.name)} has no :check " <>
+                "(exclusion constraints do not exist in SQLite)"
+
+    {table_sql, version} = table_sql!(meta, constraint, opts)
+    name = to_string(constraint.name)
+
+    if command == :create_if_not_exists and TableSql.drop_check(table_sql, name) != :error do
+      {:noop, constraint}
+    else
+      if constraint.validate, do: validate_rows!(meta, constraint, check, opts)
+      {:rewrite_table, constraint.prefix, constraint.table, TableSql.add_check(table_sql, name, check), version}
+    end
+  end
+
+  defp resolve_command(meta, {command, %Ecto.Migration.Constraint{} = constraint, _mode}, opts)
+       when command in [:drop, :drop_if_exists] do
+    {table_sql, version} = table_sql!(meta, constraint, opts)
+
+    case TableSql.drop_check(table_sql, to_string(constraint.name)) do
+      {:ok, sql} ->
+        {:rewrite_table, constraint.prefix, constraint.table, sql, version}
+
+      :error when command == :drop_if_exists ->
+        {:noop, constraint}
+
+      :error ->
+        raise ArgumentError,
+              "table #{inspect(constraint.table)} has no CHECK constraint named #{inspect(constraint.name)}"
+    end
+  end
+
   defp resolve_command(meta, command, opts) do
     if DDL.conditional_columns?(command) do
       {sql, params} = DDL.columns_query(elem(command, 1))
@@ -333,6 +369,32 @@ defmodule Ecto.Adapters.LibSql do
       DDL.resolve_conditional_columns(command, Enum.map(rows, &hd/1))
     else
       command
+    end
+  end
+
+  defp table_sql!(meta, constraint, opts) do
+    {sql, params} = DDL.table_sql_query(constraint)
+
+    case Ecto.Adapters.SQL.query!(meta, sql, params, opts) do
+      %{rows: [[table_sql, version]]} when is_binary(table_sql) -> {table_sql, version}
+      _ -> raise ArgumentError, "cannot change constraints of #{inspect(constraint.table)}: no such table"
+    end
+  end
+
+  # A constraint added to a table must hold for the rows it has (a CHECK
+  # passes when its expression is true or NULL).
+  defp validate_rows!(meta, constraint, check, opts) do
+    table = constraint.table |> to_string() |> then(&Ecto.Adapters.LibSql.Quoting.quote_table(constraint.prefix, &1))
+    sql = IO.iodata_to_binary(["SELECT count(*) FROM ", table, " WHERE NOT (", check, ?)])
+
+    case Ecto.Adapters.SQL.query!(meta, sql, [], opts) do
+      %{rows: [[0]]} ->
+        :ok
+
+      %{rows: [[n]]} ->
+        raise ArgumentError,
+              "cannot add constraint #{inspect(constraint.name)}: #{n} existing row(s) of " <>
+                "#{inspect(constraint.table)} do not pass CHECK (#{check}) (use validate: false to add it anyway)"
     end
   end
 

@@ -24,9 +24,14 @@ defmodule Ecto.Adapters.LibSql.DDL do
       `IF [NOT] EXISTS` for columns and DDL cannot be made conditional in SQL.
       The adapter resolves them first with `columns_query/1` and
       `resolve_conditional_columns/2`.
-    * Constraints can only be declared when a table is created (column option
-      `check: %{name: ..., expr: ...}`); `create constraint`/`drop constraint`
-      on an existing table raise. An index is renamed by dropping it and
+    * CHECK constraints are declared with a table (column option
+      `check: %{name: ..., expr: ...}`) or added and dropped later
+      (`create constraint(:t, :name, check: "...")`, `drop constraint`): the
+      adapter rewrites the table's stored CREATE TABLE statement, as SQLite
+      documents for changes that leave stored rows as they are, after
+      checking that existing rows pass the new constraint (unless
+      `validate: false`). Exclusion constraints do not exist in SQLite.
+      An index is renamed by dropping it and
       creating it again from its stored definition, which the adapter reads
       first (`index_sql_query/1`). Comments are dropped, SQLite has nowhere to keep
       them. `concurrently` is ignored: SQLite builds an index under its one
@@ -141,17 +146,41 @@ defmodule Ecto.Adapters.LibSql.DDL do
     ]
   end
 
-  def execute_ddl({:create, %Constraint{} = constraint}) do
+  def execute_ddl({command, %Constraint{} = constraint}) when command in @creates do
     raise ArgumentError,
-          "SQLite cannot add constraint #{inspect(constraint.name)} to the existing table " <>
-            "#{inspect(constraint.table)}; declare it when creating the table (column option :check)"
+          "SQLite cannot add constraint #{inspect(constraint.name)} without reading the table's " <>
+            "definition: run the migration through the adapter's execute_ddl/3"
   end
 
   def execute_ddl({command, %Constraint{} = constraint, _mode}) when command in @drops do
     raise ArgumentError,
-          "SQLite cannot drop constraint #{inspect(constraint.name)} from the existing table " <>
-            "#{inspect(constraint.table)}; it has no ALTER TABLE ... DROP CONSTRAINT"
+          "SQLite cannot drop constraint #{inspect(constraint.name)} without reading the table's " <>
+            "definition: run the migration through the adapter's execute_ddl/3"
   end
+
+  # A table's stored CREATE TABLE statement replaced by `sql` (see
+  # Ecto.Adapters.LibSql.TableSql), as SQLite documents for changes that
+  # leave stored rows unchanged: the schema version is bumped so that every
+  # connection reloads the schema. Runs inside the migration's transaction.
+  def execute_ddl({:rewrite_table, prefix, table, sql, schema_version}) do
+    schema = Quoting.quote_name(prefix || "main")
+
+    [
+      "PRAGMA writable_schema = ON",
+      [
+        "UPDATE ",
+        Quoting.quote_table(prefix || "main", "sqlite_master"),
+        " SET sql = ",
+        Quoting.single_quote(sql),
+        " WHERE type = 'table' AND name = ",
+        Quoting.single_quote(to_string(table))
+      ],
+      ["PRAGMA ", schema, ".schema_version = ", Integer.to_string(schema_version + 1)],
+      "PRAGMA writable_schema = OFF"
+    ]
+  end
+
+  def execute_ddl({:noop, _command}), do: []
 
   def execute_ddl(sql) when is_binary(sql), do: [sql]
 
@@ -229,6 +258,24 @@ defmodule Ecto.Adapters.LibSql.DDL do
 
   @doc "The query that reads an index's stored definition, for renaming it."
   @spec index_sql_query(Index.t()) :: {String.t(), [term]}
+  @doc """
+  The query reading a table's stored CREATE TABLE statement, and its
+  database's schema version, for a constraint change.
+  """
+  @spec table_sql_query(Constraint.t()) :: {String.t(), list()}
+  def table_sql_query(%Constraint{prefix: prefix, table: table}) do
+    schema = Quoting.quote_name(prefix || "main")
+
+    {[
+       "SELECT sql, (SELECT schema_version FROM ",
+       schema,
+       ".pragma_schema_version) FROM ",
+       Quoting.quote_table(prefix || "main", "sqlite_master"),
+       " WHERE type = 'table' AND name = ?1"
+     ]
+     |> IO.iodata_to_binary(), [to_string(table)]}
+  end
+
   def index_sql_query(%Index{prefix: prefix, name: name}) do
     {["SELECT sql FROM ", Quoting.quote_table(prefix || "main", "sqlite_master"), " WHERE type = 'index' AND name = ?1"]
      |> IO.iodata_to_binary(), [to_string(name)]}

@@ -1,0 +1,160 @@
+defmodule Ecto.Adapters.LibSql.TableSql do
+  @moduledoc false
+  # Edits of a table's stored CREATE TABLE statement (its `sql` in
+  # sqlite_master): a CHECK constraint added or removed. SQLite has no ALTER
+  # TABLE ... ADD/DROP CONSTRAINT, but documents rewriting the stored
+  # statement (under `PRAGMA writable_schema`, with the schema version
+  # bumped) for changes that leave the table's stored rows as they are,
+  # which a CHECK constraint does (see DDL.execute_ddl/1, :rewrite_table).
+  #
+  # The statement is scanned, not parsed: strings, quoted identifiers and
+  # comments are skipped, and parentheses counted.
+
+  alias Ecto.Adapters.LibSql.Quoting
+
+  @doc """
+  `sql` with the table constraint `CONSTRAINT name CHECK (expr)` added after
+  its last column or constraint.
+  """
+  @spec add_check(String.t(), String.t(), String.t()) :: String.t()
+  def add_check(sql, name, expr) do
+    if find_constraint(sql, name) do
+      raise ArgumentError, "the table already has a constraint named #{inspect(name)}"
+    end
+
+    close = closing_paren(sql)
+    addition = IO.iodata_to_binary([", CONSTRAINT ", Quoting.quote_name(name), " CHECK (", expr, ?)])
+    binary_part(sql, 0, close) <> addition <> binary_part(sql, close, byte_size(sql) - close)
+  end
+
+  @doc """
+  `sql` without the CHECK constraint `name` (a table constraint with its
+  comma, or a column constraint), or `:error` when it has none.
+  """
+  @spec drop_check(String.t(), String.t()) :: {:ok, String.t()} | :error
+  def drop_check(sql, name) do
+    case find_constraint(sql, name) do
+      {start, stop} ->
+        # With the comma of a table constraint, or the space before a
+        # column constraint.
+        before = sql |> binary_part(0, start) |> String.trim_trailing()
+        start = if String.ends_with?(before, ","), do: byte_size(before) - 1, else: byte_size(before)
+        {:ok, binary_part(sql, 0, start) <> binary_part(sql, stop, byte_size(sql) - stop)}
+
+      nil ->
+        :error
+    end
+  end
+
+  ## Scanning
+
+  # Tokens at any depth: {kind, text, start, stop, depth}, with kind
+  # :word, :quoted (an identifier in "", `` or []), :string, :open, :close,
+  # :comma or :other. Comments and whitespace are dropped.
+  defp tokens(sql), do: scan(sql, 0, 0, [])
+
+  defp scan(sql, pos, _depth, acc) when pos >= byte_size(sql), do: Enum.reverse(acc)
+
+  defp scan(sql, pos, depth, acc) do
+    rest = binary_part(sql, pos, byte_size(sql) - pos)
+
+    case rest do
+      <<c, _::binary>> when c in [?\s, ?\t, ?\n, ?\r] ->
+        scan(sql, pos + 1, depth, acc)
+
+      "--" <> _ ->
+        scan(sql, until(sql, pos, "\n"), depth, acc)
+
+      "/*" <> _ ->
+        scan(sql, until(sql, pos + 2, "*/"), depth, acc)
+
+      "(" <> _ ->
+        scan(sql, pos + 1, depth + 1, [{:open, "(", pos, pos + 1, depth} | acc])
+
+      ")" <> _ ->
+        scan(sql, pos + 1, depth - 1, [{:close, ")", pos, pos + 1, depth - 1} | acc])
+
+      "," <> _ ->
+        scan(sql, pos + 1, depth, [{:comma, ",", pos, pos + 1, depth} | acc])
+
+      <<q, _::binary>> when q in [?", ?`, ?[, ?'] ->
+        close = if q == ?[, do: ?], else: q
+        stop = quoted_end(sql, pos + 1, close)
+        kind = if q == ?', do: :string, else: :quoted
+        scan(sql, stop, depth, [{kind, binary_part(sql, pos, stop - pos), pos, stop, depth} | acc])
+
+      _ ->
+        stop = word_end(sql, pos)
+        stop = if stop == pos, do: pos + 1, else: stop
+        kind = if stop - pos > 1 or word_char?(:binary.at(sql, pos)), do: :word, else: :other
+        scan(sql, stop, depth, [{kind, binary_part(sql, pos, stop - pos), pos, stop, depth} | acc])
+    end
+  end
+
+  defp until(sql, pos, terminator) do
+    case :binary.match(sql, terminator, scope: {pos, byte_size(sql) - pos}) do
+      {at, len} -> at + len
+      :nomatch -> byte_size(sql)
+    end
+  end
+
+  # A quote doubled inside quotes is an escaped quote.
+  defp quoted_end(sql, pos, close) do
+    case :binary.match(sql, <<close>>, scope: {pos, byte_size(sql) - pos}) do
+      {at, 1} ->
+        if close != ?] and at + 1 < byte_size(sql) and :binary.at(sql, at + 1) == close,
+          do: quoted_end(sql, at + 2, close),
+          else: at + 1
+
+      :nomatch ->
+        byte_size(sql)
+    end
+  end
+
+  defp word_end(sql, pos) do
+    if pos < byte_size(sql) and word_char?(:binary.at(sql, pos)), do: word_end(sql, pos + 1), else: pos
+  end
+
+  defp word_char?(c), do: c in ?a..?z or c in ?A..?Z or c in ?0..?9 or c == ?_ or c >= 128
+
+  # The position of the parenthesis that closes the column list.
+  defp closing_paren(sql) do
+    case Enum.find(tokens(sql), &match?({:close, _, _, _, 0}, &1)) do
+      {:close, _, start, _, _} -> start
+      nil -> raise ArgumentError, "cannot read the table's definition: #{inspect(sql)}"
+    end
+  end
+
+  # `CONSTRAINT name CHECK ( ... )` at the column list's depth: its start
+  # and the end of its closing parenthesis.
+  defp find_constraint(sql, name) do
+    tokens = tokens(sql)
+
+    tokens
+    |> Enum.with_index()
+    |> Enum.find_value(fn
+      {{:word, word, start, _, 1}, i} ->
+        with true <- String.upcase(word) == "CONSTRAINT",
+             [ident, {:word, check, _, _, 1}, {:open, _, _, _, 1} | _] <- Enum.drop(tokens, i + 1),
+             true <- identifier(ident) == name and String.upcase(check) == "CHECK",
+             {:close, _, _, stop, 1} <- Enum.find(Enum.drop(tokens, i + 4), &match?({:close, _, _, _, 1}, &1)) do
+          {start, stop}
+        else
+          _ -> nil
+        end
+
+      _ ->
+        nil
+    end)
+  end
+
+  defp identifier({:word, word, _, _, _}), do: word
+
+  defp identifier({:quoted, <<q, _::binary>> = text, _, _, _}) when q in [?", ?`] do
+    inner = binary_part(text, 1, byte_size(text) - 2)
+    String.replace(inner, <<q, q>>, <<q>>)
+  end
+
+  defp identifier({:quoted, "[" <> _ = text, _, _, _}), do: binary_part(text, 1, byte_size(text) - 2)
+  defp identifier(_), do: nil
+end
