@@ -80,7 +80,7 @@ defmodule EctoLibSql.MixProject do
       extras: ["README.md", "RELEASING.md", {"bench/README.md", filename: "benchmarks", title: "Benchmarks"}],
       groups_for_modules: [
         "Ecto adapter": [~r/^Ecto\.Adapters\.LibSql/],
-        Driver: [EctoLibSql, EctoLibSql.Query, EctoLibSql.Maintenance, EctoLibSql.Telemetry],
+        Driver: [EctoLibSql, EctoLibSql.Query, EctoLibSql.Maintenance, EctoLibSql.Changes, EctoLibSql.Telemetry],
         "Native API": [EctoLibSql.Native, EctoLibSql.Result, EctoLibSql.Error, EctoLibSql.Cursor, EctoLibSql.Options]
       ]
     ]

@@ -10,6 +10,17 @@ defmodule EctoLibSql.DatabaseCall do
 
   @type t :: %__MODULE__{call: :sync | :sync_until | :replication_index | :database, args: list()}
 
+  @doc false
+  # The database `pool` shares (a pooled connection is borrowed only for
+  # the moment it takes to ask).
+  @spec database(DBConnection.conn(), keyword()) :: {:ok, reference()} | {:error, Exception.t()}
+  def database(pool, opts \\ []) do
+    case DBConnection.execute(pool, %__MODULE__{call: :database}, [], opts) do
+      {:ok, _call, database} -> {:ok, database}
+      {:error, _} = error -> error
+    end
+  end
+
   defimpl DBConnection.Query do
     def parse(call, _opts), do: call
     def describe(call, _opts), do: call

@@ -186,7 +186,7 @@ defmodule EctoLibSql.Maintenance do
     started = System.monotonic_time()
 
     result =
-      with {:ok, database} <- shared_database(pool, opts),
+      with {:ok, database} <- DatabaseCall.database(pool),
            :ok <- local(database, call),
            {:ok, conn} <- Native.connect(database, []) do
         try do
@@ -198,18 +198,6 @@ defmodule EctoLibSql.Maintenance do
 
     Telemetry.maintenance(System.monotonic_time() - started, %{call: call, result: result})
     result
-  end
-
-  defp shared_database(pool, opts) do
-    case DBConnection.execute(
-           pool,
-           %DatabaseCall{call: :database},
-           [],
-           Keyword.take(opts, [:queue_target, :queue_interval])
-         ) do
-      {:ok, _call, database} -> {:ok, database}
-      {:error, _} = error -> error
-    end
   end
 
   defp local(database, call) do

@@ -106,8 +106,9 @@ defmodule EctoLibSql.Native do
   Opens a private copy of the local database `source` (a file or
   `:memory:`) as it is now, with the settings of `opts` (the options of
   `open/1`; `:database` and `:uri` are ignored). The copy is a file in a
-  RAM-backed temporary directory when the system has one, removed when the
-  copy is closed and garbage collected; writes to it never reach `source`.
+  RAM-backed temporary directory when the system has one, removed by
+  `discard_sandbox_copy/1` (or, at the latest, when the copy is garbage
+  collected); writes to it never reach `source`.
   What `sandbox: :copy` gives each sandboxed test (see `EctoLibSql.Protocol`).
   """
   @spec open_sandbox_copy(database(), keyword()) :: {:ok, database()} | error()
@@ -117,6 +118,14 @@ defmodule EctoLibSql.Native do
     with {:ok, {db_opts, _}} <- Options.parse(opts),
          do: Job.on_thread(&Nif.open_sandbox_copy(&1, source, db_opts))
   end
+
+  @doc """
+  Removes a sandbox copy's file (see `open_sandbox_copy/2`) now: call it
+  once the copy's connections are closed. `true` when there was one to
+  remove.
+  """
+  @spec discard_sandbox_copy(database()) :: boolean()
+  def discard_sandbox_copy(database) when is_reference(database), do: Nif.discard_sandbox_copy(database)
 
   @doc """
   A new connection to `database`, with the per-connection settings of
@@ -131,6 +140,19 @@ defmodule EctoLibSql.Native do
 
   defp connect_with(database, conn_opts),
     do: Job.run(nil, :infinity, &Nif.connect(&1, database, conn_opts))
+
+  @doc """
+  Subscribes `pid` to the committed changes of `tables` of the local
+  database `database`: `{:ok, id}`. See `EctoLibSql.Changes`.
+  """
+  @spec subscribe_changes(database(), pid(), [String.t()]) :: {:ok, pos_integer()} | error()
+  def subscribe_changes(database, pid, tables) when is_reference(database) and is_pid(pid) and is_list(tables),
+    do: Nif.changes_subscribe(database, pid, tables)
+
+  @doc "Ends subscription `id`; `true` when it existed."
+  @spec unsubscribe_changes(database(), pos_integer()) :: boolean()
+  def unsubscribe_changes(database, id) when is_reference(database) and is_integer(id),
+    do: Nif.changes_unsubscribe(database, id)
 
   @doc "What kind of database `database` is: `:local`, `:remote` or `:replica`."
   @spec database_kind(database()) :: :local | :remote | :replica

@@ -215,11 +215,8 @@ defmodule EctoLibSql.Protocol do
 
   defp sandbox_end(%__MODULE__{boxed: {conn, database}} = copy) do
     :ok = Native.close(copy.conn)
-    state = %{copy | conn: conn, database: database, boxed: nil, transaction: nil}
-    # The copy's file goes when the last reference to its database does:
-    # collect now rather than whenever this process next fills its heap.
-    :erlang.garbage_collect()
-    state
+    Native.discard_sandbox_copy(copy.database)
+    %{copy | conn: conn, database: database, boxed: nil, transaction: nil}
   end
 
   # BEGIN, COMMIT and ROLLBACK run without asking for the status first (one

@@ -86,4 +86,16 @@ defmodule Ecto.Adapters.LibSql.OperationsTest do
     assert_receive {:transaction, _, %{outcome: :commit}}
     refute_received {:transaction, _, _}
   end
+
+  test "a Repo's committed changes reach its subscribers" do
+    {:ok, id} = LibSql.subscribe_changes(Repo, [:posts])
+    post = Repo.insert!(%Post{title: "new"})
+    assert_received {:ecto_libsql_change, ^id, {"posts", :insert, rowid}}
+    assert rowid == post.id
+
+    {:error, :undo} = Repo.transaction(fn -> Repo.delete!(post) && Repo.rollback(:undo) end)
+    refute_received {:ecto_libsql_change, ^id, _}
+
+    :ok = LibSql.unsubscribe_changes(Repo, id)
+  end
 end

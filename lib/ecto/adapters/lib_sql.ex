@@ -135,6 +135,19 @@ defmodule Ecto.Adapters.LibSql do
   def sizes(repo, opts \\ []), do: Maintenance.sizes(pool(repo), opts)
 
   @doc """
+  Subscribes the caller (or `opts[:pid]`) to the committed changes of
+  `tables`: `{:ok, id}`, then messages `{:ecto_libsql_change, id, {table,
+  op, rowid}}`. See `EctoLibSql.Changes`.
+  """
+  @spec subscribe_changes(Ecto.Repo.t() | pid(), [atom() | String.t()], keyword()) ::
+          {:ok, pos_integer()} | {:error, Exception.t()}
+  def subscribe_changes(repo, tables, opts \\ []), do: EctoLibSql.Changes.subscribe(pool(repo), tables, opts)
+
+  @doc "Ends a change subscription; see `EctoLibSql.Changes.unsubscribe/2`."
+  @spec unsubscribe_changes(Ecto.Repo.t() | pid(), pos_integer()) :: :ok | {:error, Exception.t()}
+  def unsubscribe_changes(repo, id), do: EctoLibSql.Changes.unsubscribe(pool(repo), id)
+
+  @doc """
   SQLite's query plan for `queryable` as data, one map per plan step:
   `[%{id: 2, parent: 0, detail: "SEARCH p0 USING INTEGER PRIMARY KEY (rowid=?)"}]`
   `operation` is `:all` (default), `:update_all` or `:delete_all`.

@@ -20,6 +20,7 @@ pub mod sql;
 #[cfg(not(test))]
 mod nif {
     pub mod batch;
+    pub mod changes;
     pub mod connection;
     pub mod cursor;
     pub mod database;

@@ -256,8 +256,6 @@ defmodule Ecto.Adapters.LibSql.DDL do
       else: {[], existing}
   end
 
-  @doc "The query that reads an index's stored definition, for renaming it."
-  @spec index_sql_query(Index.t()) :: {String.t(), [term]}
   @doc """
   The query reading a table's stored CREATE TABLE statement, and its
   database's schema version, for a constraint change.
@@ -276,6 +274,8 @@ defmodule Ecto.Adapters.LibSql.DDL do
      |> IO.iodata_to_binary(), [to_string(table)]}
   end
 
+  @doc "The query that reads an index's stored definition, for renaming it."
+  @spec index_sql_query(Index.t()) :: {String.t(), [term]}
   def index_sql_query(%Index{prefix: prefix, name: name}) do
     {["SELECT sql FROM ", Quoting.quote_table(prefix || "main", "sqlite_master"), " WHERE type = 'index' AND name = ?1"]
      |> IO.iodata_to_binary(), [to_string(name)]}

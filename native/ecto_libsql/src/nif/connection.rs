@@ -43,6 +43,8 @@ pub struct ConnInner {
     /// Set when a remote call was cut short inside a transaction: the
     /// server's side of it is unknown, so the connection must be replaced.
     broken: bool,
+    /// Change capture on this connection (local databases).
+    watch: crate::nif::changes::Watch,
 }
 
 /// SQLITE_CONSTRAINT_FOREIGNKEY.
@@ -89,6 +91,14 @@ impl ConnInner {
         Ok(())
     }
 
+    /// Called by the worker before every job: a new subscription to the
+    /// database's changes is watched from this job on.
+    pub fn before_job(&mut self) {
+        if self.kind == Kind::Local {
+            self.watch.refresh(&self.conn, &self.db.changes);
+        }
+    }
+
     /// Called by the worker after every job.
     pub fn after_job(&mut self) {
         if take_dropped() {
@@ -99,6 +109,11 @@ impl ConnInner {
             } else {
                 self.broken = true;
             }
+        }
+        if self.kind == Kind::Local {
+            // While the gate is still held: the next writer's changes
+            // cannot be sent before these.
+            self.watch.deliver(&self.conn, &self.db.changes);
         }
         if self.gate.is_some() && self.conn.is_autocommit() {
             self.gate = None;
@@ -337,6 +352,7 @@ fn open_connection(db: &ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<C
         cursors: HashMap::new(),
         gate: None,
         broken: false,
+        watch: Default::default(),
     })
 }
 

@@ -11,9 +11,9 @@ use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
 use crate::error::{Error, Result};
 use crate::gate::{self, WriteGate};
 use crate::nif::runtime::{block_on, block_on_for, Driver};
-use crate::nif::sandbox;
 use crate::nif::term::reply;
 use crate::nif::worker::{guarded, Reply};
+use crate::nif::{changes, sandbox};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -41,9 +41,12 @@ pub struct DbResource {
     /// The snapshot sandbox copies of this database are made from (see
     /// `sandbox`), taken on the first copy.
     pub template: Mutex<Option<sandbox::Template>>,
-    /// For a sandbox copy: its file, removed once the database is closed
-    /// (declared after `db`, so dropped after it). Held for its `Drop`.
-    pub _owned: Option<sandbox::OwnedFile>,
+    /// Subscribers to this database's committed changes (see `changes`).
+    pub changes: changes::Hub,
+    /// For a sandbox copy: its file, removed when it is discarded
+    /// (`discard_sandbox_copy`) or at the latest when the database is
+    /// dropped (declared after `db`, so dropped after it).
+    pub owned: Mutex<Option<sandbox::OwnedFile>>,
 }
 
 impl DbResource {
@@ -53,7 +56,8 @@ impl DbResource {
             kind,
             gate,
             template: Mutex::new(None),
-            _owned: None,
+            changes: changes::Hub::default(),
+            owned: Mutex::new(None),
         }
     }
 }
@@ -311,7 +315,7 @@ fn open_sandbox_copy<'a>(
             let file = sandbox::copy(&source.db, &source.template)?;
             let db = open_local(file.path().to_string_lossy().into_owned(), &opts)?;
             let resource = DbResource {
-                _owned: Some(file),
+                owned: Mutex::new(Some(file)),
                 ..DbResource::new(db, Kind::Local, Some(WriteGate::new()))
             };
             initialise(&resource, &opts.init_sql)?;
@@ -319,6 +323,18 @@ fn open_sandbox_copy<'a>(
         });
         reply(env, result.map(|r| rustler::Encoder::encode(&r, env)))
     })
+}
+
+/// Removes a sandbox copy's file now, rather than when the garbage
+/// collector drops the last reference to the copy. Its connections must be
+/// closed: on Unix an open file is only unlinked, on other systems the
+/// removal may fail and is left to the drop.
+#[rustler::nif]
+fn discard_sandbox_copy(db: ResourceArc<DbResource>) -> bool {
+    match db.owned.lock() {
+        Ok(mut owned) => owned.take().is_some(),
+        Err(_) => false,
+    }
 }
 
 fn replica<'r>(db: &'r DbResource, call: &str) -> Result<&'r libsql::Database> {

@@ -248,6 +248,9 @@ fn run(receiver: Receiver<Job>, control: Arc<Control>) {
             seq: job.seq,
             control: &control,
         };
+        if let Some(inner) = slot.as_mut() {
+            inner.before_job();
+        }
         let watched = control.clone();
         let seq = job.seq;
         let registered = crate::nif::runtime::while_running(move || watched.is_cancelled(seq));
