@@ -16,6 +16,10 @@ defmodule EctoLibSql do
       and then writes waits for other writers instead of failing with
       `:busy`; use `mode: :deferred` for read-only transactions
     * `:max_rows` - rows per chunk for `stream/4`, default 500
+    * `:slow_query_ms` - log (at `:warning`) every statement that takes at
+      least this many milliseconds, with its SQL; its parameters only with
+      `log_slow_query_params: true` (they may hold personal data). Off by
+      default
     * `:sandbox` - with `pool: Ecto.Adapters.SQL.Sandbox`: `:transaction`
       (default, Ecto's standard sandbox: each owner's work is a transaction
       on the shared database) or `:copy` (each owner works on a private

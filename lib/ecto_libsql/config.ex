@@ -24,7 +24,7 @@ defmodule EctoLibSql.Config do
   alias EctoLibSql.{Error, Options}
 
   # The driver's own options.
-  @driver [:default_transaction_mode, :max_rows, :sandbox, :database_ref]
+  @driver [:default_transaction_mode, :max_rows, :sandbox, :slow_query_ms, :log_slow_query_params, :database_ref]
   # How the Ecto adapter writes types (see EctoLibSql.Types).
   @types [:binary_id_type, :uuid_type, :map_type, :array_type, :datetime_type, :datetime_precision]
   # DBConnection's pool and connection options.
@@ -145,6 +145,14 @@ defmodule EctoLibSql.Config do
 
       not positive_integer?(Keyword.get(opts, :max_rows, 500)) ->
         invalid("option :max_rows must be a positive integer, got: #{inspect(opts[:max_rows])}")
+
+      not (is_nil(opts[:slow_query_ms]) or (is_integer(opts[:slow_query_ms]) and opts[:slow_query_ms] >= 0)) ->
+        invalid(
+          "option :slow_query_ms must be a non-negative integer (milliseconds), got: #{inspect(opts[:slow_query_ms])}"
+        )
+
+      not is_boolean(Keyword.get(opts, :log_slow_query_params, false)) ->
+        invalid("option :log_slow_query_params must be a boolean, got: #{inspect(opts[:log_slow_query_params])}")
 
       (sandbox = Keyword.get(opts, :sandbox, :transaction)) not in [:transaction, :copy] ->
         invalid("option :sandbox must be :transaction or :copy, got: #{inspect(sandbox)}")

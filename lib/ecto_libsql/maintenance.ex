@@ -156,6 +156,57 @@ defmodule EctoLibSql.Maintenance do
     end)
   end
 
+  @doc """
+  The pool's statistics in one map (see `EctoLibSql.Native.database_stats/1`
+  for the fields): statement caches, open statements and cursors,
+  connections inside a transaction, the write gate's queue. Cheap: no
+  statement runs.
+  """
+  @spec stats(pool(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def stats(pool, _opts \\ []) do
+    with {:ok, database} <- DatabaseCall.database(pool), do: {:ok, Native.database_stats(database)}
+  end
+
+  @doc """
+  Whether the pool's database answers, and what state it is in:
+  `{:ok, %{kind: :local | :remote | :replica, answers: boolean,
+  latency_us: n, connections: n, in_transaction: n, replication_index:
+  frame | nil, error: exception | nil}}`. `answers` is a round trip
+  through a pooled connection (for a remote database, to the server);
+  `replication_index` is the frame an embedded replica has reached (`nil`
+  for other kinds). Each connection's own liveness is DBConnection's to
+  check (its idle `ping`).
+  """
+  @spec health(pool(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def health(pool, opts \\ []) do
+    with {:ok, database} <- DatabaseCall.database(pool) do
+      kind = Native.database_kind(database)
+      started = System.monotonic_time(:microsecond)
+      ping = EctoLibSql.query(pool, "SELECT 1", [], Keyword.take(opts, [:timeout]))
+      latency = System.monotonic_time(:microsecond) - started
+      stats = Native.database_stats(database)
+
+      index =
+        with :replica <- kind,
+             {:ok, frame} <- EctoLibSql.replication_index(pool) do
+          frame
+        else
+          _ -> nil
+        end
+
+      {:ok,
+       %{
+         kind: kind,
+         answers: match?({:ok, _}, ping),
+         latency_us: latency,
+         connections: stats.connections,
+         in_transaction: stats.in_transaction,
+         replication_index: index,
+         error: with({:error, err} <- ping, do: err, else: (_ -> nil))
+       }}
+    end
+  end
+
   ## Helpers
 
   defp check(pool, pragma, opts) do

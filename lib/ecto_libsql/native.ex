@@ -154,6 +154,18 @@ defmodule EctoLibSql.Native do
   def unsubscribe_changes(database, id) when is_reference(database) and is_integer(id),
     do: Nif.changes_unsubscribe(database, id)
 
+  @doc """
+  Figures summed over `database`'s open connections: `connections`,
+  `in_transaction` (how many are inside one), the statement caches'
+  `cache_size`, `cache_capacity`, `cache_hits`, `cache_misses` and
+  `cache_evictions`, open `statements` and `cursors`, and the write gate's
+  `write_gate_waiting` (queued now) and `write_gate_waits` (writers that
+  ever had to queue). Each connection publishes its figures after each of
+  its calls.
+  """
+  @spec database_stats(database()) :: map()
+  def database_stats(database) when is_reference(database), do: Nif.database_stats(database)
+
   @doc "What kind of database `database` is: `:local`, `:remote` or `:replica`."
   @spec database_kind(database()) :: :local | :remote | :replica
   def database_kind(database) when is_reference(database), do: Nif.database_kind(database)

@@ -15,6 +15,8 @@ defmodule EctoLibSql.Protocol do
 
   alias EctoLibSql.{Error, Native, Query, Result, Telemetry}
 
+  require Logger
+
   defstruct conn: nil,
             database: nil,
             mode: :local,
@@ -25,7 +27,8 @@ defmodule EctoLibSql.Protocol do
             sandbox: :transaction,
             copy_opts: [],
             boxed: nil,
-            transaction: nil
+            transaction: nil,
+            slow_query: nil
 
   @type t :: %__MODULE__{
           conn: Native.conn(),
@@ -38,7 +41,8 @@ defmodule EctoLibSql.Protocol do
           sandbox: :transaction | :copy,
           copy_opts: keyword(),
           boxed: nil | {Native.conn(), Native.database()},
-          transaction: nil | {:deferred | :immediate | :exclusive, integer()}
+          transaction: nil | {:deferred | :immediate | :exclusive, integer()},
+          slow_query: nil | {threshold :: integer(), with_params :: boolean()}
         }
 
   # Errors after which the connection cannot be trusted: DBConnection
@@ -78,7 +82,8 @@ defmodule EctoLibSql.Protocol do
         max_rows: Keyword.get(opts, :max_rows, 500),
         types: EctoLibSql.Types.from_options(opts),
         sandbox: Keyword.get(opts, :sandbox, :transaction),
-        copy_opts: copy_opts(Keyword.get(opts, :sandbox), native_opts)
+        copy_opts: copy_opts(Keyword.get(opts, :sandbox), native_opts),
+        slow_query: slow_query(opts)
       }
 
       optimize(state, native_opts)
@@ -101,6 +106,24 @@ defmodule EctoLibSql.Protocol do
   end
 
   defp optimize(_state, _native_opts), do: :ok
+
+  # `slow_query_ms: n` logs statements that take n ms or more, without
+  # their parameters (which may hold personal data) unless
+  # `log_slow_query_params: true`.
+  defp slow_query(opts) do
+    case Keyword.get(opts, :slow_query_ms) do
+      nil -> nil
+      ms -> {System.convert_time_unit(ms, :millisecond, :native), Keyword.get(opts, :log_slow_query_params, false)}
+    end
+  end
+
+  defp log_if_slow({threshold, with_params}, duration, sql, params) when duration >= threshold do
+    ms = System.convert_time_unit(duration, :native, :microsecond) / 1000
+    suffix = if with_params, do: " parameters: #{inspect(params)}", else: ""
+    Logger.warning("slow query (#{:erlang.float_to_binary(ms, decimals: 1)} ms): #{sql}#{suffix}")
+  end
+
+  defp log_if_slow(_slow_query, _duration, _sql, _params), do: :ok
 
   # How a sandbox copy is opened: a copy is thrown away at checkin, so it
   # needs no durability. Only for `sandbox: :copy`, which takes no secrets
@@ -343,6 +366,7 @@ defmodule EctoLibSql.Protocol do
       {:ok, params} ->
         reply = Native.query_traced(conn, sql, params, opts)
         duration = System.monotonic_time() - started
+        log_if_slow(state.slow_query, duration, sql, params)
 
         case reply do
           {:ok, {result, cached}} ->

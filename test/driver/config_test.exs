@@ -94,4 +94,33 @@ defmodule EctoLibSql.ConfigTest do
   catch
     :exit, _ -> nil
   end
+
+  describe "slow-query log" do
+    import ExUnit.CaptureLog
+
+    test "statements over slow_query_ms are logged with their SQL, parameters only when asked", ctx do
+      path = EctoLibSql.TestDB.tmp_db!(ctx)
+      quiet = start_supervised!({EctoLibSql, database: path, slow_query_ms: 0}, id: :quiet)
+      loud = start_supervised!({EctoLibSql, database: path, slow_query_ms: 0, log_slow_query_params: true}, id: :loud)
+      off = start_supervised!({EctoLibSql, database: path}, id: :off)
+
+      log = capture_log([level: :warning], fn -> EctoLibSql.query!(quiet, "SELECT ? AS secret", ["s3cr3t"]) end)
+      assert log =~ ~r/slow query \([0-9.]+ ms\): SELECT \? AS secret/
+      refute log =~ "s3cr3t"
+
+      log = capture_log([level: :warning], fn -> EctoLibSql.query!(loud, "SELECT ? AS secret", ["s3cr3t"]) end)
+      assert log =~ "s3cr3t"
+
+      # (Logs are global: other tests' lines may show up, never this query.)
+      refute capture_log([level: :warning], fn -> EctoLibSql.query!(off, "SELECT 1 AS not_logged") end) =~ "not_logged"
+    end
+
+    test "bad values are refused" do
+      assert {:error, %EctoLibSql.Error{code: :invalid_option}} =
+               EctoLibSql.Config.normalize(database: "x", slow_query_ms: -1)
+
+      assert {:error, %EctoLibSql.Error{code: :invalid_option}} =
+               EctoLibSql.Config.normalize(database: "x", log_slow_query_params: 1)
+    end
+  end
 end

@@ -98,4 +98,38 @@ defmodule Ecto.Adapters.LibSql.OperationsTest do
 
     :ok = LibSql.unsubscribe_changes(Repo, id)
   end
+
+  test "stats and health describe the whole pool" do
+    for _ <- 1..3, do: Repo.all(Post)
+    Repo.get(Post, 1)
+    assert {:ok, stats} = LibSql.stats(Repo)
+    assert stats.connections == 2
+    assert stats.cache_hits >= 2 and stats.cache_misses >= 1
+    assert stats.cache_size >= 2 and stats.cache_capacity == 2 * 256
+    assert %{in_transaction: 0, statements: 0, cursors: 0, write_gate_waiting: 0} = stats
+
+    parent = self()
+
+    holder =
+      Task.async(fn ->
+        Repo.transaction(fn ->
+          Repo.insert!(%Post{title: "held"})
+          send(parent, :inside)
+
+          receive do
+            :done -> :ok
+          end
+        end)
+      end)
+
+    assert_receive :inside
+    assert {:ok, %{in_transaction: 1}} = LibSql.stats(Repo)
+
+    assert {:ok, %{kind: :local, answers: true, in_transaction: 1, replication_index: nil, error: nil}} =
+             LibSql.health(Repo)
+
+    send(holder.pid, :done)
+    Task.await(holder)
+    assert {:ok, %{in_transaction: 0}} = LibSql.stats(Repo)
+  end
 end

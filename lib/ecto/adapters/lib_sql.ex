@@ -134,6 +134,14 @@ defmodule Ecto.Adapters.LibSql do
   @spec sizes(Ecto.Repo.t() | pid(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
   def sizes(repo, opts \\ []), do: Maintenance.sizes(pool(repo), opts)
 
+  @doc "The Repo's statistics in one map; see `EctoLibSql.Maintenance.stats/2`."
+  @spec stats(Ecto.Repo.t() | pid(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def stats(repo, opts \\ []), do: Maintenance.stats(pool(repo), opts)
+
+  @doc "Whether the Repo's database answers, and its state; see `EctoLibSql.Maintenance.health/2`."
+  @spec health(Ecto.Repo.t() | pid(), keyword()) :: {:ok, map()} | {:error, Exception.t()}
+  def health(repo, opts \\ []), do: Maintenance.health(pool(repo), opts)
+
   @doc """
   Subscribes the caller (or `opts[:pid]`) to the committed changes of
   `tables`: `{:ok, id}`, then messages `{:ecto_libsql_change, id, {table,

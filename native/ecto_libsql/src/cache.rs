@@ -12,6 +12,7 @@ pub struct StatementCache<S> {
     entries: HashMap<String, Entry<S>>,
     hits: u64,
     misses: u64,
+    evictions: u64,
 }
 
 struct Entry<S> {
@@ -26,6 +27,7 @@ pub struct Stats {
     pub capacity: usize,
     pub hits: u64,
     pub misses: u64,
+    pub evictions: u64,
 }
 
 impl<S> StatementCache<S> {
@@ -36,6 +38,7 @@ impl<S> StatementCache<S> {
             entries: HashMap::new(),
             hits: 0,
             misses: 0,
+            evictions: 0,
         }
     }
 
@@ -99,6 +102,7 @@ impl<S> StatementCache<S> {
             capacity: self.capacity,
             hits: self.hits,
             misses: self.misses,
+            evictions: self.evictions,
         }
     }
 
@@ -112,6 +116,7 @@ impl<S> StatementCache<S> {
             .map(|(k, _)| k.clone());
         if let Some(key) = oldest {
             self.entries.remove(&key);
+            self.evictions += 1;
         }
     }
 }
@@ -131,6 +136,7 @@ mod tests {
         assert_eq!(cache.get("b"), None);
         assert_eq!(cache.get("a"), Some(&1));
         assert_eq!(cache.get("c"), Some(&3));
+        assert_eq!(cache.stats().evictions, 1);
     }
 
     #[test]

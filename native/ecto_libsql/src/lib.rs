@@ -28,6 +28,7 @@ mod nif {
     pub mod runtime;
     pub mod sandbox;
     pub mod statement;
+    pub mod stats;
     pub mod term;
     pub mod transaction;
     pub mod worker;

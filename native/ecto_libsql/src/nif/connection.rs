@@ -45,6 +45,8 @@ pub struct ConnInner {
     broken: bool,
     /// Change capture on this connection (local databases).
     watch: crate::nif::changes::Watch,
+    /// Figures published for `EctoLibSql.Maintenance.stats/2`.
+    counters: Arc<crate::nif::stats::Counters>,
 }
 
 /// SQLITE_CONSTRAINT_FOREIGNKEY.
@@ -118,6 +120,12 @@ impl ConnInner {
         if self.gate.is_some() && self.conn.is_autocommit() {
             self.gate = None;
         }
+        self.counters.publish(
+            self.cache.stats(),
+            self.statements.len(),
+            self.cursors.len(),
+            !self.conn.is_autocommit(),
+        );
     }
 
     fn replace_connection(&mut self) -> Result<()> {
@@ -353,6 +361,7 @@ fn open_connection(db: &ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<C
         gate: None,
         broken: false,
         watch: Default::default(),
+        counters: db.stats.register(),
     })
 }
 

@@ -13,7 +13,7 @@ use crate::gate::{self, WriteGate};
 use crate::nif::runtime::{block_on, block_on_for, Driver};
 use crate::nif::term::reply;
 use crate::nif::worker::{guarded, Reply};
-use crate::nif::{changes, sandbox};
+use crate::nif::{changes, sandbox, stats};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -43,6 +43,8 @@ pub struct DbResource {
     pub template: Mutex<Option<sandbox::Template>>,
     /// Subscribers to this database's committed changes (see `changes`).
     pub changes: changes::Hub,
+    /// Its connections' published figures (see `stats`).
+    pub stats: stats::Registry,
     /// For a sandbox copy: its file, removed when it is discarded
     /// (`discard_sandbox_copy`) or at the latest when the database is
     /// dropped (declared after `db`, so dropped after it).
@@ -57,6 +59,7 @@ impl DbResource {
             gate,
             template: Mutex::new(None),
             changes: changes::Hub::default(),
+            stats: stats::Registry::default(),
             owned: Mutex::new(None),
         }
     }
