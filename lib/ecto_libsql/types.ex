@@ -112,6 +112,18 @@ defmodule EctoLibSql.Types do
           String.t()
   def format_datetime(datetime, format \\ :iso8601, precision \\ :microsecond)
 
+  # ISO calendar datetimes of years 0-9999 (all of them, in practice) are
+  # written by binary construction: several times faster than
+  # Calendar.ISO's general formatter, which matters to a bulk insert that
+  # formats one datetime per row. Anything else takes the general path.
+  def format_datetime(%NaiveDateTime{calendar: Calendar.ISO, year: year} = dt, format, precision)
+      when year in 0..9999,
+      do: write(dt, format, precision, "")
+
+  def format_datetime(%DateTime{calendar: Calendar.ISO, time_zone: "Etc/UTC", year: year} = dt, format, precision)
+      when year in 0..9999,
+      do: write(dt, format, precision, if(format == :iso8601, do: "Z", else: ""))
+
   def format_datetime(%NaiveDateTime{} = dt, format, precision) do
     dt = with_precision(dt, precision)
 
@@ -121,8 +133,8 @@ defmodule EctoLibSql.Types do
     end
   end
 
-  def format_datetime(%DateTime{} = dt, format, precision) do
-    utc = dt |> DateTime.shift_zone!("Etc/UTC") |> with_precision(precision)
+  def format_datetime(%DateTime{time_zone: "Etc/UTC"} = dt, format, precision) do
+    utc = with_precision(dt, precision)
 
     case format do
       :iso8601 -> DateTime.to_iso8601(utc)
@@ -130,8 +142,32 @@ defmodule EctoLibSql.Types do
     end
   end
 
+  def format_datetime(%DateTime{} = dt, format, precision),
+    do: dt |> DateTime.shift_zone!("Etc/UTC") |> format_datetime(format, precision)
+
   defp with_precision(%{microsecond: {us, _}} = dt, :microsecond), do: %{dt | microsecond: {us, 6}}
   defp with_precision(dt, :field), do: dt
+
+  defp write(dt, format, precision, zone) do
+    %{year: y, month: mo, day: d, hour: h, minute: mi, second: s, microsecond: {us, p}} = dt
+    sep = if format == :iso8601, do: ?T, else: ?\s
+
+    <<digits(y, 4)::binary, ?-, digits(mo, 2)::binary, ?-, digits(d, 2)::binary, sep, digits(h, 2)::binary, ?:,
+      digits(mi, 2)::binary, ?:, digits(s, 2)::binary, fraction(us, p, precision)::binary, zone::binary>>
+  end
+
+  defp fraction(us, _p, :microsecond), do: <<?., digits(us, 6)::binary>>
+  defp fraction(_us, 0, :field), do: ""
+  defp fraction(us, p, :field), do: <<?., digits(div(us, Integer.pow(10, 6 - p)), p)::binary>>
+
+  defp digits(n, width) do
+    text = Integer.to_string(n)
+
+    case width - byte_size(text) do
+      pad when pad > 0 -> :binary.copy("0", pad) <> text
+      _ -> text
+    end
+  end
 
   @doc "The 36-character text form of a 16-byte UUID."
   @spec uuid_string(<<_::128>>) :: String.t()

@@ -521,10 +521,10 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
   describe "insert" do
     test "single and multiple rows with RETURNING" do
       assert insert(nil, "posts", [:title, :views], [[:title, :views]], {:raise, [], []}, [:id]) ==
-               ~s{INSERT INTO "posts" ("title","views") VALUES (?1,?2) RETURNING "id"}
+               ~s{INSERT INTO "posts" ("title","views") VALUES (?,?) RETURNING "id"}
 
       assert insert("p", "posts", [:title], [[:title], [:title]], {:raise, [], []}, []) ==
-               ~s{INSERT INTO "p"."posts" ("title") VALUES (?1),(?2)}
+               ~s{INSERT INTO "p"."posts" ("title") VALUES (?),(?)}
     end
 
     test "default values, and rows with missing fields raise" do
@@ -576,13 +576,13 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
 
     test "on_conflict nothing, replace and targets" do
       assert insert(nil, "posts", [:title], [[:title]], {:nothing, [], []}, []) ==
-               ~s{INSERT INTO "posts" ("title") VALUES (?1) ON CONFLICT DO NOTHING}
+               ~s{INSERT INTO "posts" ("title") VALUES (?) ON CONFLICT DO NOTHING}
 
       assert insert(nil, "posts", [:title], [[:title]], {[:title, :views], [], [:id]}, []) ==
-               ~s{INSERT INTO "posts" ("title") VALUES (?1) ON CONFLICT ("id") DO UPDATE SET "title" = excluded."title", "views" = excluded."views"}
+               ~s{INSERT INTO "posts" ("title") VALUES (?) ON CONFLICT ("id") DO UPDATE SET "title" = excluded."title", "views" = excluded."views"}
 
       assert insert(nil, "posts", [:title], [[:title]], {[:title], [], {:unsafe_fragment, "(lower(title))"}}, []) ==
-               ~s{INSERT INTO "posts" ("title") VALUES (?1) ON CONFLICT (lower(title)) DO UPDATE SET "title" = excluded."title"}
+               ~s{INSERT INTO "posts" ("title") VALUES (?) ON CONFLICT (lower(title)) DO UPDATE SET "title" = excluded."title"}
     end
 
     test "the options of insert/8 (ecto_sql 3.14) leave the SQL as insert/7 writes it" do
@@ -592,19 +592,19 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
       assert IO.iodata_to_binary(apply(SQL, :insert, with_opts)) == IO.iodata_to_binary(apply(SQL, :insert, args))
 
       assert IO.iodata_to_binary(apply(SQL, :insert, args)) ==
-               ~s{INSERT INTO "posts" ("title") VALUES (?1) ON CONFLICT ("title") DO NOTHING RETURNING "id"}
+               ~s{INSERT INTO "posts" ("title") VALUES (?) ON CONFLICT ("title") DO NOTHING RETURNING "id"}
     end
 
     test "RETURNING given as raw SQL (Ecto 3.14)" do
       assert insert(nil, "posts", [:title], [[:title]], {:raise, [], []}, {:unsafe_fragment, "id, length(title)"}) ==
-               ~s{INSERT INTO "posts" ("title") VALUES (?1) RETURNING id, length(title)}
+               ~s{INSERT INTO "posts" ("title") VALUES (?) RETURNING id, length(title)}
     end
 
     test "on_conflict with an update query" do
       update = from(p in Post, where: p.views > 0, update: [set: [title: "x"], inc: [views: 1]]) |> plan(:update_all)
 
       assert insert(nil, "posts", [:title], [[:title]], {update, [], [:id]}, [:id]) ==
-               ~s{INSERT INTO "posts" AS p0 ("title") VALUES (?1) ON CONFLICT ("id") DO UPDATE SET "title" = 'x', "views" = p0."views" + 1 WHERE (p0."views" > 0) RETURNING "id"}
+               ~s{INSERT INTO "posts" AS p0 ("title") VALUES (?) ON CONFLICT ("id") DO UPDATE SET "title" = 'x', "views" = p0."views" + 1 WHERE (p0."views" > 0) RETURNING "id"}
     end
   end
 

@@ -447,7 +447,40 @@ defmodule Ecto.Adapters.LibSql.Statement do
     [" (", Quoting.quote_names(header), ") " | insert_select(query, on_conflict)]
   end
 
-  defp insert_values(header, rows, _on_conflict, counter) do
+  # With no placeholders and only plain values, parameters are numbered in
+  # the order they appear, which is what a bare `?` means in SQLite (one
+  # more than the largest number before it): every row of a width is then
+  # the same text, written once. A bulk insert of 1,000 rows of 6 columns
+  # would otherwise write and number 6,000 parameters one by one.
+  defp insert_values(header, rows, on_conflict, 1 = counter) do
+    if Enum.all?(rows, fn row -> Enum.all?(row, &bound_value?/1) end) do
+      {rows, _templates} = Enum.map_reduce(rows, %{}, &plain_row/2)
+      [" (", Quoting.quote_names(header), ") VALUES " | Enum.intersperse(rows, ?,)]
+    else
+      numbered_values(header, rows, on_conflict, counter)
+    end
+  end
+
+  defp insert_values(header, rows, on_conflict, counter), do: numbered_values(header, rows, on_conflict, counter)
+
+  # A value bound as the next parameter (a field name, as ecto_sql's
+  # insert_all passes it), as opposed to a default, a query or a placeholder.
+  defp bound_value?(value), do: is_atom(value) and value != nil
+
+  defp plain_row(row, templates) do
+    width = length(row)
+
+    case templates do
+      %{^width => text} ->
+        {text, templates}
+
+      _ ->
+        text = IO.iodata_to_binary([?(, Enum.intersperse(List.duplicate(??, width), ?,), ?)])
+        {text, Map.put(templates, width, text)}
+    end
+  end
+
+  defp numbered_values(header, rows, _on_conflict, counter) do
     {rows, _counter} = Enum.map_reduce(rows, counter, &insert_row/2)
     [" (", Quoting.quote_names(header), ") VALUES " | Enum.intersperse(rows, ?,)]
   end
