@@ -208,10 +208,12 @@ defmodule EctoLibSql.Native do
   end
 
   @doc false
-  # `query/4` for the DBConnection driver: `{:ok, {result, cached?}}`,
-  # where `cached?` tells whether the statement came from the cache.
+  # `query/4` for the DBConnection driver: `{:ok, {result, cached?,
+  # gate_wait_us}}`, where `cached?` tells whether the statement came from
+  # the cache and `gate_wait_us` how long it waited for the write gate
+  # (nil when it did not take it).
   @spec query_traced(conn(), String.t(), list() | {:named, list()}, keyword()) ::
-          {:ok, {Result.t(), boolean()}} | error()
+          {:ok, {Result.t(), boolean(), non_neg_integer() | nil}} | error()
   def query_traced(conn, sql, encoded_params, opts) do
     Job.run(conn, timeout(opts), &Nif.query(&1, conn, sql, encoded_params, true))
   end
@@ -331,8 +333,20 @@ defmodule EctoLibSql.Native do
   wait (up to `timeout`) for the database's write gate.
   """
   @spec begin(conn(), :deferred | :immediate | :exclusive, keyword()) :: :ok | error()
-  def begin(conn, mode \\ :deferred, opts \\ []) when mode in [:deferred, :immediate, :exclusive],
-    do: Job.run_ok(conn, timeout(opts), &Nif.begin(&1, conn, mode))
+  def begin(conn, mode \\ :deferred, opts \\ []) when mode in [:deferred, :immediate, :exclusive] do
+    case begin_traced(conn, mode, opts) do
+      {:ok, _gate_wait_us} -> :ok
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc false
+  # `begin/3` for the DBConnection driver: `{:ok, gate_wait_us}`, how long
+  # the transaction waited for the write gate (nil when it does not take it).
+  @spec begin_traced(conn(), :deferred | :immediate | :exclusive, keyword()) ::
+          {:ok, non_neg_integer() | nil} | error()
+  def begin_traced(conn, mode, opts) when mode in [:deferred, :immediate, :exclusive],
+    do: Job.run(conn, timeout(opts), &Nif.begin(&1, conn, mode))
 
   @doc "Commits the open transaction."
   @spec commit(conn()) :: :ok | error()

@@ -251,7 +251,8 @@ defmodule EctoLibSql.Protocol do
     started = System.monotonic_time()
 
     with :ok <- check_transaction_mode(mode),
-         :ok <- Native.begin(conn, mode, opts) do
+         {:ok, gate_wait} <- Native.begin_traced(conn, mode, opts) do
+      gate_waited(gate_wait, :begin, state)
       {:ok, %Result{command: :begin, num_rows: 0}, %{state | transaction: {mode, started}}}
     else
       {:error, %Error{code: :in_transaction}} -> {:transaction, state}
@@ -301,6 +302,15 @@ defmodule EctoLibSql.Protocol do
         error(err, state)
     end
   end
+
+  defp gate_waited(nil, _command, _state), do: :ok
+
+  defp gate_waited(wait_us, command, state),
+    do:
+      Telemetry.write_gate(System.convert_time_unit(wait_us, :microsecond, :native), %{
+        database: state.label,
+        command: command
+      })
 
   defp transaction_ended(%__MODULE__{transaction: {mode, started}} = state, outcome) do
     Telemetry.transaction(System.monotonic_time() - started, %{database: state.label, mode: mode, outcome: outcome})
@@ -369,7 +379,9 @@ defmodule EctoLibSql.Protocol do
         log_if_slow(state.slow_query, duration, sql, params)
 
         case reply do
-          {:ok, {result, cached}} ->
+          {:ok, {result, cached, gate_wait}} ->
+            gate_waited(gate_wait, :query, state)
+
             Telemetry.query(duration, result.num_rows, %{
               sql: sql,
               command: result.command,

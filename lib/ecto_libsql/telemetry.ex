@@ -31,6 +31,12 @@ defmodule EctoLibSql.Telemetry do
       `%{database: ..., mode: :deferred | :immediate | :exclusive,
       outcome: :commit | :rollback}`.
 
+    * `[:ecto_libsql, :write_gate]` - a local write took the database's
+      write gate (a BEGIN IMMEDIATE/EXCLUSIVE, or a write outside a
+      transaction). Measurements: `%{wait: native_time}`, the time spent
+      queued behind other writers of the VM (about 0 when none). Metadata:
+      `%{database: path, command: :begin | :query}`.
+
   Durations are in `:native` time units (`System.convert_time_unit/3`).
   """
 
@@ -69,6 +75,9 @@ defmodule EctoLibSql.Telemetry do
       error: error
     })
   end
+
+  @doc false
+  def write_gate(wait, metadata), do: :telemetry.execute([:ecto_libsql, :write_gate], %{wait: wait}, metadata)
 
   @doc false
   def transaction(duration, metadata),

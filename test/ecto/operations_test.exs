@@ -132,4 +132,60 @@ defmodule Ecto.Adapters.LibSql.OperationsTest do
     Task.await(holder)
     assert {:ok, %{in_transaction: 0}} = LibSql.stats(Repo)
   end
+
+  test "each write's wait at the write gate is reported, including the time a writer queued" do
+    parent = self()
+    handler = "gate-test-#{inspect(parent)}"
+
+    :telemetry.attach(
+      handler,
+      [:ecto_libsql, :write_gate],
+      fn _, %{wait: wait}, meta, _ -> send(parent, {:gate, wait, meta}) end,
+      nil
+    )
+
+    on_exit(fn -> :telemetry.detach(handler) end)
+
+    Repo.insert!(%Post{title: "x"})
+    assert_receive {:gate, _wait, %{command: :query}}
+    Repo.all(Post)
+    refute_received {:gate, _, _}
+
+    # A transaction holds the gate while a second writer queues behind it.
+    holder =
+      Task.async(fn ->
+        Repo.transaction(fn ->
+          send(parent, :holding)
+
+          receive do
+            :release -> :ok
+          end
+        end)
+      end)
+
+    assert_receive {:gate, _, %{command: :begin}}
+    assert_receive :holding
+    # Both pooled connections are about to be busy: the gate's queue is read
+    # from the database handle directly.
+    {:ok, database} = EctoLibSql.DatabaseCall.database(Ecto.Adapter.lookup_meta(Repo).pid)
+    writer = Task.async(fn -> Repo.insert!(%Post{title: "queued"}) end)
+    # The writer is queued once the gate counts a waiter.
+    wait_until(fn -> match?(%{write_gate_waiting: 1}, EctoLibSql.Native.database_stats(database)) end)
+    held_for = System.monotonic_time()
+    send(holder.pid, :release)
+    Task.await(holder)
+    Task.await(writer)
+    assert_receive {:gate, wait, %{command: :query}}
+    assert wait > 0 and wait < System.monotonic_time() - held_for + System.convert_time_unit(1, :second, :native)
+  end
+
+  # Polls a condition another process makes true (the gate's queue): no
+  # message tells when a writer has queued.
+  defp wait_until(fun, tries \\ 500) do
+    cond do
+      fun.() -> :ok
+      tries == 0 -> flunk("condition never held")
+      true -> Process.sleep(2) && wait_until(fun, tries - 1)
+    end
+  end
 end

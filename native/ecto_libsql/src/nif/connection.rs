@@ -47,6 +47,9 @@ pub struct ConnInner {
     watch: crate::nif::changes::Watch,
     /// Figures published for `EctoLibSql.Maintenance.stats/2`.
     counters: Arc<crate::nif::stats::Counters>,
+    /// How long the current job waited for the write gate, if it took it
+    /// (reported by the traced calls for telemetry).
+    gate_wait: Option<Duration>,
 }
 
 /// SQLITE_CONSTRAINT_FOREIGNKEY.
@@ -84,18 +87,28 @@ impl ConnInner {
     pub fn take_write_gate(&mut self, ctx: &Ctx) -> Result<()> {
         if self.gate.is_none() {
             if let Some(gate) = ctx.control.gate() {
+                let started = std::time::Instant::now();
                 let guard = gate
                     .acquire(|| ctx.is_cancelled())
                     .map_err(|_| ctx.stopped())?;
                 self.gate = Some(guard);
+                self.gate_wait = Some(started.elapsed());
             }
         }
         Ok(())
     }
 
+    /// The current job's wait for the write gate, in microseconds, when it
+    /// took the gate.
+    pub fn gate_wait_us(&self) -> Option<u64> {
+        self.gate_wait
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+
     /// Called by the worker before every job: a new subscription to the
     /// database's changes is watched from this job on.
     pub fn before_job(&mut self) {
+        self.gate_wait = None;
         if self.kind == Kind::Local {
             self.watch.refresh(&self.conn, &self.db.changes);
         }
@@ -301,9 +314,10 @@ impl<'a> Executed<'a> {
     }
 
     /// `{result, cached?}`, as the DBConnection driver wants it.
-    pub fn traced(self, env: Env<'a>) -> Term<'a> {
+    /// `{result, cached, gate_wait_us | nil}`.
+    pub fn traced(self, env: Env<'a>, gate_wait_us: Option<u64>) -> Term<'a> {
         let cached = self.cached;
-        (self.result(env), cached).encode(env)
+        (self.result(env), cached, gate_wait_us).encode(env)
     }
 }
 
@@ -362,6 +376,7 @@ fn open_connection(db: &ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<C
         broken: false,
         watch: Default::default(),
         counters: db.stats.register(),
+        gate_wait: None,
     })
 }
 
@@ -438,7 +453,7 @@ fn run_sql<'a>(
                 inner.with_healing(|inner| inner.run_cached(env, ctx, &sql, params.clone()))?;
             Ok(match shape {
                 Shape::Rows => executed.result(env),
-                Shape::Traced => executed.traced(env),
+                Shape::Traced => executed.traced(env, inner.gate_wait_us()),
                 Shape::Count => executed.outcome.num_rows.encode(env),
             })
         })

@@ -32,14 +32,17 @@ fn begin<'a>(
             )
         }
     };
-    let seq = submit_ok(&conn.worker, env, tag, move |inner, ctx| {
+    // Replies with the wait for the write gate in microseconds (nil when
+    // the transaction does not take it), for telemetry.
+    let seq = submit(&conn.worker, env, tag, move |inner, ctx, env| {
         if !inner.conn.is_autocommit() {
             return Err(Error::InTransaction);
         }
         if sql != "BEGIN DEFERRED" {
             inner.take_write_gate(ctx)?;
         }
-        inner.with_healing(|inner| inner.execute_sql(ctx, sql))
+        inner.with_healing(|inner| inner.execute_sql(ctx, sql))?;
+        Ok(inner.gate_wait_us().encode(env))
     });
     handed_over(env, seq)
 }
