@@ -20,6 +20,9 @@ defmodule EctoLibSql do
       least this many milliseconds, with its SQL; its parameters only with
       `log_slow_query_params: true` (they may hold personal data). Off by
       default
+    * `:authorizer` - rules for SQL from untrusted sources, applied to
+      every connection (see `EctoLibSql.Native.authorize/2`), e.g.
+      `[deny: [:attach, :ddl, :pragma_writes], tables: ["api_keys"]]`
     * `:sandbox` - with `pool: Ecto.Adapters.SQL.Sandbox`: `:transaction`
       (default, Ecto's standard sandbox: each owner's work is a transaction
       on the shared database) or `:copy` (each owner works on a private

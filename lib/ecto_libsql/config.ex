@@ -24,7 +24,15 @@ defmodule EctoLibSql.Config do
   alias EctoLibSql.{Error, Options}
 
   # The driver's own options.
-  @driver [:default_transaction_mode, :max_rows, :sandbox, :slow_query_ms, :log_slow_query_params, :database_ref]
+  @driver [
+    :default_transaction_mode,
+    :max_rows,
+    :sandbox,
+    :slow_query_ms,
+    :log_slow_query_params,
+    :authorizer,
+    :database_ref
+  ]
   # How the Ecto adapter writes types (see EctoLibSql.Types).
   @types [:binary_id_type, :uuid_type, :map_type, :array_type, :datetime_type, :datetime_precision]
   # DBConnection's pool and connection options.
@@ -154,6 +162,9 @@ defmodule EctoLibSql.Config do
       not is_boolean(Keyword.get(opts, :log_slow_query_params, false)) ->
         invalid("option :log_slow_query_params must be a boolean, got: #{inspect(opts[:log_slow_query_params])}")
 
+      match?({:error, _}, authorizer = authorizer_rules(opts[:authorizer])) ->
+        authorizer
+
       (sandbox = Keyword.get(opts, :sandbox, :transaction)) not in [:transaction, :copy] ->
         invalid("option :sandbox must be :transaction or :copy, got: #{inspect(sandbox)}")
 
@@ -169,6 +180,12 @@ defmodule EctoLibSql.Config do
   end
 
   defp positive_integer?(value), do: is_integer(value) and value > 0
+
+  defp authorizer_rules(nil), do: :ok
+  defp authorizer_rules(rules) when is_list(rules), do: EctoLibSql.Native.authorizer_rules(rules)
+
+  defp authorizer_rules(other),
+    do: invalid("option :authorizer must be a keyword list of rules, got: #{inspect(other)}")
 
   defp check_types(opts) do
     EctoLibSql.Types.from_options(opts)

@@ -142,6 +142,54 @@ defmodule EctoLibSql.Native do
     do: Job.run(nil, :infinity, &Nif.connect(&1, database, conn_opts))
 
   @doc """
+  Sets what SQL the connection may run, for SQL from untrusted sources.
+  SQLite checks every statement as it is prepared (cached statements are
+  checked again); a denied action fails the statement with `code: :auth`
+  (`extended_code: 23`, "not authorized"). `rules`:
+
+    * `deny:` any of `:attach` (ATTACH/DETACH), `:ddl` (CREATE, DROP and
+      ALTER of tables, indexes, views, triggers; ANALYZE, REINDEX),
+      `:pragma_writes` (a PRAGMA that sets a value), `:writes` (INSERT,
+      UPDATE, DELETE)
+    * `tables:` table names that may be neither read nor written
+
+  `nil` removes the authorizer. Local databases and replicas only.
+
+      :ok = EctoLibSql.Native.authorize(conn, deny: [:attach, :ddl, :pragma_writes], tables: ["api_keys"])
+  """
+  @spec authorize(conn(), keyword() | nil) :: :ok | error()
+  def authorize(conn, nil), do: Job.run_ok(conn, @timeout, &Nif.set_authorizer(&1, conn, nil))
+
+  def authorize(conn, rules) when is_list(rules) do
+    with {:ok, rules} <- authorizer_rules(rules),
+         do: Job.run_ok(conn, @timeout, &Nif.set_authorizer(&1, conn, rules))
+  end
+
+  @denials [:attach, :ddl, :pragma_writes, :writes]
+
+  @doc false
+  # Validates `authorize/2`'s rules into the map the NIF takes.
+  @spec authorizer_rules(keyword()) :: {:ok, map()} | error()
+  def authorizer_rules(rules) do
+    deny = Keyword.get(rules, :deny, [])
+    tables = Keyword.get(rules, :tables, [])
+
+    cond do
+      not Keyword.keyword?(rules) or Enum.any?(Keyword.keys(rules), &(&1 not in [:deny, :tables])) ->
+        error(:invalid_option, "authorizer rules take :deny and :tables, got: #{inspect(rules)}")
+
+      not is_list(deny) or Enum.any?(deny, &(&1 not in @denials)) ->
+        error(:invalid_option, "authorizer :deny takes a list of #{inspect(@denials)}, got: #{inspect(deny)}")
+
+      not is_list(tables) or not Enum.all?(tables, &(is_binary(&1) or is_atom(&1))) ->
+        error(:invalid_option, "authorizer :tables takes a list of table names, got: #{inspect(tables)}")
+
+      true ->
+        {:ok, Map.new(@denials, &{&1, &1 in deny}) |> Map.put(:tables, Enum.map(tables, &to_string/1))}
+    end
+  end
+
+  @doc """
   Subscribes `pid` to the committed changes of `tables` of the local
   database `database`: `{:ok, id}`. See `EctoLibSql.Changes`.
   """

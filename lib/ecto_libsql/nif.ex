@@ -56,6 +56,7 @@ defmodule EctoLibSql.Nif do
   def open_sandbox_copy(_tag, _source, _opts), do: not_loaded()
   def discard_sandbox_copy(_db), do: not_loaded()
   def database_stats(_db), do: not_loaded()
+  def set_authorizer(_tag, _conn, _rules), do: not_loaded()
   def changes_subscribe(_db, _pid, _tables), do: not_loaded()
   def changes_unsubscribe(_db, _id), do: not_loaded()
   def database_kind(_db), do: not_loaded()

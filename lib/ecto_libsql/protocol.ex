@@ -28,7 +28,8 @@ defmodule EctoLibSql.Protocol do
             copy_opts: [],
             boxed: nil,
             transaction: nil,
-            slow_query: nil
+            slow_query: nil,
+            authorizer: nil
 
   @type t :: %__MODULE__{
           conn: Native.conn(),
@@ -42,7 +43,8 @@ defmodule EctoLibSql.Protocol do
           copy_opts: keyword(),
           boxed: nil | {Native.conn(), Native.database()},
           transaction: nil | {:deferred | :immediate | :exclusive, integer()},
-          slow_query: nil | {threshold :: integer(), with_params :: boolean()}
+          slow_query: nil | {threshold :: integer(), with_params :: boolean()},
+          authorizer: keyword() | nil
         }
 
   # Errors after which the connection cannot be trusted: DBConnection
@@ -83,12 +85,28 @@ defmodule EctoLibSql.Protocol do
         types: EctoLibSql.Types.from_options(opts),
         sandbox: Keyword.get(opts, :sandbox, :transaction),
         copy_opts: copy_opts(Keyword.get(opts, :sandbox), native_opts),
-        slow_query: slow_query(opts)
+        slow_query: slow_query(opts),
+        authorizer: Keyword.get(opts, :authorizer)
       }
 
+      # Before the authorizer, which may deny the pragma.
       optimize(state, native_opts)
-      Telemetry.connect(System.monotonic_time() - started, %{database: state.label, mode: state.mode})
-      {:ok, state}
+
+      with :ok <- authorize(conn, state.authorizer) do
+        Telemetry.connect(System.monotonic_time() - started, %{database: state.label, mode: state.mode})
+        {:ok, state}
+      end
+    end
+  end
+
+  # `authorizer:` rules apply to every connection of the pool (and to the
+  # sandbox copies it opens), before it runs anything for a caller.
+  defp authorize(_conn, nil), do: :ok
+
+  defp authorize(conn, rules) do
+    with {:error, _} = error <- Native.authorize(conn, rules) do
+      Native.close(conn)
+      error
     end
   end
 
@@ -221,7 +239,8 @@ defmodule EctoLibSql.Protocol do
   defp sandbox_begin(opts, state) do
     if Keyword.fetch(opts, :mode) == {:ok, :transaction} do
       with {:ok, database} <- Native.open_sandbox_copy(state.database, state.copy_opts),
-           {:ok, conn} <- Native.connect(database, state.copy_opts) do
+           {:ok, conn} <- Native.connect(database, state.copy_opts),
+           :ok <- authorize(conn, state.authorizer) do
         copy = %{state | conn: conn, database: database, boxed: {state.conn, state.database}}
 
         case begin(:transaction, opts, copy) do

@@ -19,6 +19,7 @@ pub mod sql;
 
 #[cfg(not(test))]
 mod nif {
+    pub mod authorizer;
     pub mod batch;
     pub mod changes;
     pub mod connection;
