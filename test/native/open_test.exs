@@ -229,4 +229,24 @@ defmodule EctoLibSql.OpenTest do
       assert Native.sqlite_version() =~ ~r/^3\.\d+\.\d+/
     end
   end
+
+  describe "open/1 with a primary that never answers" do
+    # A listener that accepts connections (the kernel's backlog does) and
+    # never replies: what a hung primary looks like to a replica.
+    setup do
+      {:ok, socket} = :gen_tcp.listen(0, [:binary, active: false, ip: {127, 0, 0, 1}])
+      {:ok, port} = :inet.port(socket)
+      on_exit(fn -> :gen_tcp.close(socket) end)
+      %{url: "http://127.0.0.1:#{port}"}
+    end
+
+    @tag timeout: 60_000
+    test "a replica that never synced gives up as :unavailable instead of hanging", ctx do
+      started = System.monotonic_time(:millisecond)
+      path = Path.join(EctoLibSql.TestDB.tmp_dir!(ctx), "replica.db")
+      assert {:error, %Error{code: :unavailable}} = Native.open(database: path, uri: ctx.url)
+      # Bounded by the 10 s the opening gives its primary (with the probe).
+      assert System.monotonic_time(:millisecond) - started < 30_000
+    end
+  end
 end

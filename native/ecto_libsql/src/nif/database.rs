@@ -157,21 +157,30 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             let uri = required(&opts.uri, "uri")?;
             let token = opts.auth_token.clone().unwrap_or_default();
             let build = build_replica(opts, &path, &uri, &token, None);
-            let opened = block_on(Driver::Tokio, async move {
-                let db = build.await?;
-                // Synced once on open, so the first read sees the primary.
-                db.sync().await?;
-                Ok::<_, libsql::Error>(db)
-            })?;
-            match opened {
-                Ok(db) => Ok(DbResource::new(db, Kind::Replica, None)),
-                Err(err) => match replica_open_error(err.into(), uri.clone(), token.clone()) {
-                    unreachable @ Error::Unavailable(_) => {
-                        let db = open_offline(opts, &path, &uri, &token)?.ok_or(unreachable)?;
-                        Ok(DbResource::new(db, Kind::Replica, None))
-                    }
-                    other => Err(other),
+            // Synced once on open, so the first read sees the primary; a
+            // primary that does not answer in time is treated as down, so
+            // that start_link never hangs on it.
+            let opened = block_on_for(
+                async move {
+                    let db = build.await?;
+                    db.sync().await?;
+                    Ok::<_, libsql::Error>(db)
                 },
+                OPEN_LIMIT,
+                "the replica's first sync with its primary",
+            )
+            .and_then(|opened| opened.map_err(Error::from));
+            let failed = match opened {
+                Ok(db) => return Ok(DbResource::new(db, Kind::Replica, None)),
+                Err(Error::Timeout(m)) => Error::Unavailable(m),
+                Err(err) => replica_open_error(err, uri.clone(), token.clone()),
+            };
+            match failed {
+                unreachable @ Error::Unavailable(_) => {
+                    let db = open_offline(opts, &path, &uri, &token)?.ok_or(unreachable)?;
+                    Ok(DbResource::new(db, Kind::Replica, None))
+                }
+                other => Err(other),
             }
         }
         other => Err(Error::InvalidOption(format!(
@@ -179,6 +188,9 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
         ))),
     }
 }
+
+/// How long opening a replica may wait on its primary.
+const OPEN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Builds (opens) an embedded replica with `opts`' settings.
 fn build_replica(
@@ -216,11 +228,15 @@ fn open_offline(
     token: &str,
 ) -> Result<Option<libsql::Database>> {
     let build = build_replica(opts, path, uri, token, Some(libsql::SyncProtocol::V1));
-    let opened = block_on(Driver::Tokio, async move {
-        let db = build.await?;
-        let synced = db.replication_index().await?;
-        Ok::<_, libsql::Error>((db, synced))
-    })?;
+    let opened = block_on_for(
+        async move {
+            let db = build.await?;
+            let synced = db.replication_index().await?;
+            Ok::<_, libsql::Error>((db, synced))
+        },
+        OPEN_LIMIT,
+        "opening the replica from its file",
+    )?;
     match opened {
         Ok((db, Some(_))) => Ok(Some(db)),
         Ok((_, None)) | Err(_) => Ok(None),
@@ -234,10 +250,14 @@ fn replica_open_error(err: Error, uri: String, token: String) -> Error {
     if !matches!(err, Error::Sync(_)) {
         return err;
     }
-    let probe = block_on(Driver::Tokio, async move {
-        let db = libsql::Builder::new_remote(uri, token).build().await?;
-        db.connect()?.query("SELECT 1", ()).await.map(drop)
-    });
+    let probe = block_on_for(
+        async move {
+            let db = libsql::Builder::new_remote(uri, token).build().await?;
+            db.connect()?.query("SELECT 1", ()).await.map(drop)
+        },
+        OPEN_LIMIT,
+        "asking the replica's primary",
+    );
     match probe {
         Ok(Err(probe_err)) => match Error::from(probe_err) {
             refused @ Error::Auth(_) => refused,
