@@ -134,19 +134,89 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
       |> Map.new()
     end
 
+    # The same settings for both systems (each has other defaults: temp_store
+    # and cache_size differ), checked on the running Repo by verify!/2.
+    @pragmas [journal_mode: :wal, synchronous: :normal, temp_store: :memory, cache_size: -64_000, busy_timeout: 5_000]
+    @expected_pragmas %{
+      "journal_mode" => "wal",
+      "synchronous" => 1,
+      "temp_store" => 2,
+      "cache_size" => -64_000,
+      "foreign_keys" => 1
+    }
+
     # Starts `repo` on a fresh file with the table, runs `fun`, stops it.
     defp with_repo(repo, path, opts, fun) do
       for suffix <- ["", "-wal", "-shm"], do: File.rm(path <> suffix)
 
       # opts override the defaults (Keyword.get takes the first of repeated keys).
-      {:ok, pid} = repo.start_link(Keyword.merge([database: path, pool_size: 1, log: false], opts))
+      opts = Keyword.merge([database: path, pool_size: 1, log: false] ++ @pragmas, opts)
+      {:ok, pid} = repo.start_link(opts)
 
       try do
+        verify!(repo, opts[:pool_size])
         repo.query!(@create)
         fun.()
       after
         Supervisor.stop(pid)
       end
+    end
+
+    # A benchmark is only as good as its setup: the W5 "pool of 8" once ran
+    # on a pool of 1. Each Repo is checked for the pool size and pragmas it
+    # was meant to have, on its every connection, before it is measured.
+    defp verify!(repo, pool_size) do
+      ready = ready_connections(repo, pool_size, System.monotonic_time(:millisecond) + 5_000)
+      ready == pool_size || raise "#{inspect(repo)} runs #{ready} connections, not #{pool_size}"
+
+      # Each pooled connection answers once, all holding their checkout at
+      # the same time so that none answers twice.
+      parent = self()
+
+      tasks =
+        for _ <- 1..pool_size do
+          Task.async(fn ->
+            repo.checkout(fn ->
+              seen = for {name, _} <- @expected_pragmas, into: %{}, do: {name, pragma(repo, name)}
+              send(parent, {:checked, self()})
+
+              receive do
+                :release -> seen
+              end
+            end)
+          end)
+        end
+
+      for _ <- tasks, do: receive(do: ({:checked, _} -> :ok))
+      Enum.each(tasks, &send(&1.pid, :release))
+
+      for seen <- Task.await_many(tasks), seen != @expected_pragmas do
+        raise "#{inspect(repo)} runs with #{inspect(seen)}, expected #{inspect(@expected_pragmas)}"
+      end
+    end
+
+    # Connections open in the background after start_link: wait (up to the
+    # deadline) until the pool has them all, or report how many it has.
+    defp ready_connections(repo, pool_size, deadline) do
+      ready =
+        repo
+        |> Ecto.Adapter.lookup_meta()
+        |> Map.fetch!(:pid)
+        |> DBConnection.get_connection_metrics()
+        |> Enum.map(& &1.ready_conn_count)
+        |> Enum.sum()
+
+      if ready >= pool_size or System.monotonic_time(:millisecond) > deadline do
+        ready
+      else
+        Process.sleep(10)
+        ready_connections(repo, pool_size, deadline)
+      end
+    end
+
+    defp pragma(repo, name) do
+      %{rows: [[value]]} = repo.query!("PRAGMA #{name}")
+      value
     end
 
     defp seed(repo, rows) do
@@ -331,10 +401,11 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
         end)
     end
 
-    defp busy?(e) do
-      message = Exception.message(e)
-      String.contains?(message, ["busy", "locked", "BUSY", "LOCKED"])
-    end
+    # Ours are told by code. exqlite's errors carry only SQLite's message
+    # (no code field), so for them the message is all there is to read.
+    defp busy?(%EctoLibSql.Error{code: code}), do: code in [:busy, :locked]
+    defp busy?(%{__struct__: Exqlite.Error, message: message}), do: message =~ ~r/database (table )?is locked|busy/i
+    defp busy?(_), do: false
   end
 end
 
