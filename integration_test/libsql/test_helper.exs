@@ -85,10 +85,6 @@ excludes = [
   # SQLite stores whole bytes (BLOB): a bit string such as <<42::6>> has no
   # storage form that would read back as the same bits.
   :bitstring_type,
-  # SQLite applies ON DELETE SET NULL / SET DEFAULT to every column of a
-  # foreign key; it cannot name a subset of them.
-  :on_delete_nilify_column_list,
-  :on_delete_default_column_list,
   # SQLite has no interval type: a :duration is stored as ISO 8601 text
   # (Elixir 1.17+), so the test's PostgreSQL INTERVAL column options
   # (fields: "MONTH", precision: 4) truncate nothing, and its default

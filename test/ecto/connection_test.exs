@@ -694,9 +694,23 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
              ]
     end
 
-    test "on_delete forms SQLite lacks raise" do
-      assert_raise ArgumentError, ~r/nilify/, fn ->
-        ddl({:create, %Table{name: :t}, [{:add, :p, %Reference{table: :p, on_delete: {:nilify, [:p]}}, []}]})
+    test "on_delete with a column list is a trigger on the referenced table" do
+      create =
+        {:create, %Table{name: :t},
+         [
+           {:add, :code, :integer, [default: 7]},
+           {:add, :p,
+            %Reference{table: :parents, type: :integer, with: [code: :code], on_delete: {:default, [:p, :code]}}, []}
+         ]}
+
+      assert [_create_table, trigger] = ddl(create)
+
+      assert trigger ==
+               ~s{CREATE TRIGGER "ecto_libsql_on_delete__t__t_p_fkey" AFTER DELETE ON "parents" FOR EACH ROW } <>
+                 ~s{BEGIN UPDATE "t" SET "p" = NULL, "code" = 7 WHERE "p" = OLD."id" AND "code" = OLD."code"; END}
+
+      assert_raise ArgumentError, ~r/on_delete/, fn ->
+        ddl({:create, %Table{name: :t}, [{:add, :p, %Reference{table: :p, on_delete: :explode}, []}]})
       end
     end
 

@@ -68,6 +68,31 @@ defmodule Ecto.Adapters.LibSql.ConstraintMigrationTest do
     def down, do: :ok
   end
 
+  defmodule NilifySome do
+    use Ecto.Migration
+
+    def change do
+      create table(:parents) do
+        add(:code, :integer)
+      end
+
+      create(unique_index(:parents, [:id, :code]))
+
+      create table(:children) do
+        add(:code, :integer, default: 7)
+        add(:note, :string)
+        add(:parent_id, references(:parents, with: [code: :code], on_delete: {:nilify, [:parent_id]}))
+      end
+    end
+  end
+
+  defmodule DropChildren do
+    use Ecto.Migration
+
+    def up, do: drop(table(:children))
+    def down, do: :ok
+  end
+
   setup ctx do
     start_supervised!({Repo, database: tmp_db!(ctx), log: false, pool_size: 2})
     :ok = Ecto.Migrator.up(Repo, 1, CreateProducts, log: false)
@@ -125,6 +150,20 @@ defmodule Ecto.Adapters.LibSql.ConstraintMigrationTest do
     assert Repo.insert!(%Product{name: "", price: 1})
     refute table_sql() =~ "name_not_empty"
     :ok = Ecto.Migrator.up(Repo, 3, DropMissingCheck, log: false)
+  end
+
+  test "on_delete: {:nilify, columns} nulls only those columns; dropping the table drops its trigger" do
+    :ok = Ecto.Migrator.up(Repo, 2, NilifySome, log: false)
+    Repo.query!("INSERT INTO parents (id, code) VALUES (1, 5)")
+    Repo.query!("INSERT INTO children (code, note, parent_id) VALUES (5, 'kept', 1)")
+    Repo.query!("DELETE FROM parents WHERE id = 1")
+    # parent_id is NULL (so the composite key holds), code keeps its value.
+    assert %{rows: [[nil, 5, "kept"]]} = Repo.query!("SELECT parent_id, code, note FROM children")
+
+    :ok = Ecto.Migrator.up(Repo, 3, DropChildren, log: false)
+    assert %{rows: []} = Repo.query!("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    Repo.query!("INSERT INTO parents (id, code) VALUES (2, 6)")
+    assert %{num_rows: 1} = Repo.query!("DELETE FROM parents WHERE id = 2")
   end
 
   describe "TableSql" do

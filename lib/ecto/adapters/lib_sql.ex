@@ -383,6 +383,27 @@ defmodule Ecto.Adapters.LibSql do
     end
   end
 
+  # A table's on_delete column-list triggers live on the tables it
+  # references: they go with it.
+  defp resolve_command(meta, {command, %Ecto.Migration.Table{} = table, _mode} = drop, opts)
+       when command in [:drop, :drop_if_exists] do
+    master = Ecto.Adapters.LibSql.Quoting.quote_table(table.prefix || "main", "sqlite_master") |> IO.iodata_to_binary()
+    prefix = DDL.on_delete_trigger_prefix(table.name)
+
+    %{rows: rows} =
+      Ecto.Adapters.SQL.query!(
+        meta,
+        "SELECT name FROM #{master} WHERE type = 'trigger' AND substr(name, 1, length(?1)) = ?1",
+        [prefix],
+        opts
+      )
+
+    case rows do
+      [] -> drop
+      names -> {:sequence, [{:drop_triggers, table.prefix, List.flatten(names)}, drop]}
+    end
+  end
+
   defp resolve_command(meta, command, opts) do
     if DDL.conditional_columns?(command) do
       {sql, params} = DDL.columns_query(elem(command, 1))

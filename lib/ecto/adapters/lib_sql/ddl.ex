@@ -20,6 +20,10 @@ defmodule Ecto.Adapters.LibSql.DDL do
       reference) without checking existing rows.
     * Every ALTER TABLE change is its own statement: SQLite takes one change
       per ALTER TABLE.
+    * `on_delete: {:nilify, columns}` and `{:default, columns}` (SQLite's SET
+      NULL and SET DEFAULT act on every column of a key) are triggers on the
+      referenced table, named with `on_delete_trigger_prefix/1` of the
+      referencing table, which the adapter drops with that table.
     * `add_if_not_exists` and `remove_if_exists` raise here: SQLite has no
       `IF [NOT] EXISTS` for columns and DDL cannot be made conditional in SQL.
       The adapter resolves them first with `columns_query/1` and
@@ -66,6 +70,7 @@ defmodule Ecto.Adapters.LibSql.DDL do
         ?),
         table_options(table.options)
       ]
+      | on_delete_triggers(table, columns)
     ]
   end
 
@@ -75,9 +80,10 @@ defmodule Ecto.Adapters.LibSql.DDL do
   end
 
   def execute_ddl({:alter, %Table{} = table, changes}) do
-    changes
-    |> Enum.reject(&same_column_type?/1)
-    |> Enum.map(&["ALTER TABLE ", Quoting.quote_table(table.prefix, table.name), ?\s | column_change(table, &1)])
+    changes = Enum.reject(changes, &same_column_type?/1)
+
+    Enum.map(changes, &["ALTER TABLE ", Quoting.quote_table(table.prefix, table.name), ?\s | column_change(table, &1)]) ++
+      on_delete_triggers(table, for({:add, _, _, _} = add <- changes, do: add))
   end
 
   def execute_ddl({command, %Index{} = index}) when command in @creates do
@@ -181,6 +187,12 @@ defmodule Ecto.Adapters.LibSql.DDL do
   end
 
   def execute_ddl({:noop, _command}), do: []
+
+  # Commands the adapter resolved into several (see on_delete_triggers/2).
+  def execute_ddl({:sequence, commands}), do: Enum.flat_map(commands, &execute_ddl/1)
+
+  def execute_ddl({:drop_triggers, prefix, names}),
+    do: Enum.map(names, &["DROP TRIGGER IF EXISTS " | Quoting.quote_table(prefix, &1)])
 
   def execute_ddl(sql) when is_binary(sql), do: [sql]
 
@@ -551,10 +563,72 @@ defmodule Ecto.Adapters.LibSql.DDL do
   defp on_delete(:default_all), do: " ON DELETE SET DEFAULT"
   defp on_delete(:restrict), do: " ON DELETE RESTRICT"
 
+  # SQLite's SET NULL / SET DEFAULT act on every column of a foreign key: a
+  # list of columns is carried out by a trigger on the referenced table
+  # instead (see on_delete_triggers/2), and the key itself takes no action,
+  # so that it is checked once the trigger has run.
+  defp on_delete({kind, [_ | _]}) when kind in [:nilify, :default], do: []
+
   defp on_delete(other) do
     raise ArgumentError,
-          "SQLite cannot do on_delete: #{inspect(other)}; it applies SET NULL/SET DEFAULT " <>
-            "to every column of a foreign key, not to some of them"
+          "SQLite cannot do on_delete: #{inspect(other)}; use :nothing, :delete_all, :nilify_all, " <>
+            ":default_all, :restrict, {:nilify, columns} or {:default, columns}"
+  end
+
+  @doc """
+  The prefix of the names of the triggers that carry out
+  `on_delete: {:nilify | :default, columns}` for the foreign keys of
+  `table`: dropping the table drops them too (the adapter finds them by it).
+  """
+  @spec on_delete_trigger_prefix(atom | String.t()) :: String.t()
+  def on_delete_trigger_prefix(table), do: "ecto_libsql_on_delete__#{table}__"
+
+  # For each foreign key of `columns` with on_delete: {:nilify | :default,
+  # cols}: after a row of the referenced table is deleted, the rows that
+  # referenced it get NULL (or their column's default) in `cols` only.
+  defp on_delete_triggers(table, columns) do
+    defaults =
+      for {:add, name, type, opts} <- columns,
+          Keyword.has_key?(opts, :default),
+          into: %{},
+          do: {name, {type, opts[:default]}}
+
+    for {:add, name, %Reference{on_delete: {kind, [_ | _] = cols}} = ref, _opts} <- columns do
+      keys = [{name, ref.column} | ref.with]
+
+      sets =
+        Enum.map_intersperse(cols, ", ", fn col ->
+          value =
+            case {kind, defaults[col]} do
+              {:default, {_type, nil}} -> "NULL"
+              {:default, {type, default}} -> default_value(default, type)
+              _ -> "NULL"
+            end
+
+          [Quoting.quote_name(col), " = ", value]
+        end)
+
+      matches =
+        Enum.map_intersperse(keys, " AND ", fn {child, parent} ->
+          [Quoting.quote_name(child), " = OLD.", Quoting.quote_name(parent)]
+        end)
+
+      fk_name = ref.name || "#{table.name}_#{name}_fkey"
+
+      [
+        "CREATE TRIGGER ",
+        Quoting.quote_table(table.prefix, on_delete_trigger_prefix(table.name) <> to_string(fk_name)),
+        " AFTER DELETE ON ",
+        Quoting.quote_name(ref.table),
+        " FOR EACH ROW BEGIN UPDATE ",
+        Quoting.quote_name(table.name),
+        " SET ",
+        sets,
+        " WHERE ",
+        matches,
+        "; END"
+      ]
+    end
   end
 
   defp on_update(:nothing), do: []
