@@ -171,7 +171,11 @@ defmodule EctoLibSql.Maintenance do
   Whether the pool's database answers, and what state it is in:
   `{:ok, %{kind: :local | :remote | :replica, answers: boolean,
   latency_us: n, connections: n, in_transaction: n, replication_index:
-  frame | nil, error: exception | nil}}`. `answers` is a round trip
+  frame | nil, since_last_sync_ms: n | nil, error: exception | nil}}`.
+  `since_last_sync_ms` is the time since an embedded replica's last
+  successful sync through this library (at open, `sync/2`,
+  `sync_until/3`; libsql's own `sync_interval` syncs are not seen).
+  `answers` is a round trip
   through a pooled connection (for a remote database, to the server);
   `replication_index` is the frame an embedded replica has reached (`nil`
   for other kinds). Each connection's own liveness is DBConnection's to
@@ -202,10 +206,14 @@ defmodule EctoLibSql.Maintenance do
          connections: stats.connections,
          in_transaction: stats.in_transaction,
          replication_index: index,
+         since_last_sync_ms: since_last_sync(kind, stats.last_sync_ms),
          error: with({:error, err} <- ping, do: err, else: (_ -> nil))
        }}
     end
   end
+
+  defp since_last_sync(:replica, last) when last > 0, do: max(System.os_time(:millisecond) - last, 0)
+  defp since_last_sync(_kind, _last), do: nil
 
   ## Helpers
 

@@ -208,7 +208,8 @@ defmodule EctoLibSql.Native do
   `cache_size`, `cache_capacity`, `cache_hits`, `cache_misses` and
   `cache_evictions`, open `statements` and `cursors`, and the write gate's
   `write_gate_waiting` (queued now) and `write_gate_waits` (writers that
-  ever had to queue). Each connection publishes its figures after each of
+  ever had to queue), and for a replica `last_sync_ms` (Unix time of its
+  last successful sync through this library, 0 before any). Each connection publishes its figures after each of
   its calls.
   """
   @spec database_stats(database()) :: map()

@@ -201,6 +201,17 @@ defmodule Ecto.Adapters.LibSql.RemoteRepoTest do
     assert Repo.aggregate(Post, :count) == 4
   end
 
+  test "health reports a replica's frame and the time since its last sync", ctx do
+    start_repo!(database: Path.join(ctx.dir, "replica.db"), uri: ctx.server.url)
+    create_posts!(1)
+    {:ok, _} = Ecto.Adapters.LibSql.sync(Repo)
+
+    assert {:ok, %{kind: :replica, answers: true, replication_index: frame, since_last_sync_ms: since}} =
+             Ecto.Adapters.LibSql.health(Repo)
+
+    assert is_integer(frame) and since >= 0 and since < 60_000
+  end
+
   test "a replica that never synced does not open while its primary is down", ctx do
     TestServer.stop(ctx.server)
 

@@ -45,6 +45,11 @@ pub struct DbResource {
     pub changes: changes::Hub,
     /// Its connections' published figures (see `stats`).
     pub stats: stats::Registry,
+    /// When a sync of this replica last succeeded (milliseconds since the
+    /// Unix epoch; 0 before any), for `health/1`. The open's first sync
+    /// counts; libsql's own background syncs (`sync_interval`) cannot be
+    /// seen from here.
+    pub last_sync_ms: AtomicU64,
     /// For a sandbox copy: its file, removed when it is discarded
     /// (`discard_sandbox_copy`) or at the latest when the database is
     /// dropped (declared after `db`, so dropped after it).
@@ -52,6 +57,15 @@ pub struct DbResource {
 }
 
 impl DbResource {
+    /// Records a successful sync (see `last_sync_ms`).
+    pub fn synced_now(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        self.last_sync_ms.store(now, Ordering::Relaxed);
+    }
+
     fn new(db: libsql::Database, kind: Kind, gate: Option<std::sync::Arc<WriteGate>>) -> Self {
         DbResource {
             db,
@@ -60,6 +74,7 @@ impl DbResource {
             template: Mutex::new(None),
             changes: changes::Hub::default(),
             stats: stats::Registry::default(),
+            last_sync_ms: AtomicU64::new(0),
             owned: Mutex::new(None),
         }
     }
@@ -171,7 +186,11 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             )
             .and_then(|opened| opened.map_err(Error::from));
             let failed = match opened {
-                Ok(db) => return Ok(DbResource::new(db, Kind::Replica, None)),
+                Ok(db) => {
+                    let resource = DbResource::new(db, Kind::Replica, None);
+                    resource.synced_now();
+                    return Ok(resource);
+                }
                 Err(Error::Timeout(m)) => Error::Unavailable(m),
                 Err(err) => replica_open_error(err, uri.clone(), token.clone()),
             };
@@ -385,7 +404,9 @@ fn db_sync<'a>(env: Env<'a>, tag: Term<'a>, db: ResourceArc<DbResource>) -> Term
     on_thread(env, tag, move |env| {
         let result = guarded(|| {
             let d = replica(&db, "sync")?;
-            Ok(sync_reply(block_on_for(d.sync(), SYNC_LIMIT, "sync")??))
+            let synced = sync_reply(block_on_for(d.sync(), SYNC_LIMIT, "sync")??);
+            db.synced_now();
+            Ok(synced)
         });
         reply(env, result.map(|r| r.encode(env)))
     })
@@ -403,11 +424,9 @@ fn db_sync_until<'a>(
         let limit = Duration::from_millis(timeout_ms);
         let result = guarded(|| {
             let d = replica(&db, "sync_until")?;
-            Ok(sync_reply(block_on_for(
-                d.sync_until(frame),
-                limit,
-                "sync_until",
-            )??))
+            let synced = sync_reply(block_on_for(d.sync_until(frame), limit, "sync_until")??);
+            db.synced_now();
+            Ok(synced)
         });
         reply(env, result.map(|r| r.encode(env)))
     })

@@ -71,6 +71,9 @@ struct Totals {
     cursors: usize,
     write_gate_waiting: usize,
     write_gate_waits: u64,
+    /// Milliseconds since the Unix epoch of the last successful sync of a
+    /// replica (0 before any, and for other kinds).
+    last_sync_ms: u64,
 }
 
 /// The sums over the database's open connections, and its write gate's
@@ -91,6 +94,7 @@ fn database_stats(env: Env, db: ResourceArc<DbResource>) -> Term {
             totals.cursors += c.cursors.load(Ordering::Relaxed);
         }
     }
+    totals.last_sync_ms = db.last_sync_ms.load(Ordering::Relaxed);
     if let Some(gate) = &db.gate {
         (totals.write_gate_waiting, totals.write_gate_waits) = gate.stats();
     }
