@@ -196,9 +196,22 @@ defmodule Ecto.Adapters.LibSql.RemoteRepoTest do
     {:ok, 1} = EctoLibSql.Native.execute(remote, "INSERT INTO posts (id, title) VALUES (4, 'post 4')")
     EctoLibSql.Native.close(remote)
 
+    # No sync is asked for: the replica catches up by itself (its
+    # background retries back off from 1 s).
+    await_count(4, System.monotonic_time(:millisecond) + 30_000)
+    assert {:ok, %{since_last_sync_ms: since}} = Ecto.Adapters.LibSql.health(Repo)
+    assert is_integer(since)
     assert {:ok, %{frame_no: frame}} = Ecto.Adapters.LibSql.sync(Repo)
     assert is_integer(frame)
-    assert Repo.aggregate(Post, :count) == 4
+  end
+
+  # Polls: the replica learns of the row only through its background sync.
+  defp await_count(n, deadline) do
+    cond do
+      Repo.aggregate(Post, :count) == n -> :ok
+      System.monotonic_time(:millisecond) > deadline -> flunk("the replica did not catch up")
+      true -> Process.sleep(50) && await_count(n, deadline)
+    end
   end
 
   test "health reports a replica's frame and the time since its last sync", ctx do

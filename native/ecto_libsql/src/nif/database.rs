@@ -3,7 +3,7 @@
 //! pool sees one `:memory:` database and a replica file is opened once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
@@ -32,7 +32,9 @@ impl Kind {
 }
 
 pub struct DbResource {
-    pub db: libsql::Database,
+    /// Shared so that a replica's background catch-up (see
+    /// `catch_up_in_background`) can hold it weakly.
+    pub db: Arc<libsql::Database>,
     pub kind: Kind,
     /// The write gate of a local database (shared with every other opening
     /// of the same file in this VM); remote and replica writes are ordered
@@ -49,7 +51,7 @@ pub struct DbResource {
     /// Unix epoch; 0 before any), for `health/1`. The open's first sync
     /// counts; libsql's own background syncs (`sync_interval`) cannot be
     /// seen from here.
-    pub last_sync_ms: AtomicU64,
+    pub last_sync_ms: Arc<AtomicU64>,
     /// For a sandbox copy: its file, removed when it is discarded
     /// (`discard_sandbox_copy`) or at the latest when the database is
     /// dropped (declared after `db`, so dropped after it).
@@ -59,22 +61,18 @@ pub struct DbResource {
 impl DbResource {
     /// Records a successful sync (see `last_sync_ms`).
     pub fn synced_now(&self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
-        self.last_sync_ms.store(now, Ordering::Relaxed);
+        record_sync(&self.last_sync_ms);
     }
 
     fn new(db: libsql::Database, kind: Kind, gate: Option<std::sync::Arc<WriteGate>>) -> Self {
         DbResource {
-            db,
+            db: Arc::new(db),
             kind,
             gate,
             template: Mutex::new(None),
             changes: changes::Hub::default(),
             stats: stats::Registry::default(),
-            last_sync_ms: AtomicU64::new(0),
+            last_sync_ms: Arc::new(AtomicU64::new(0)),
             owned: Mutex::new(None),
         }
     }
@@ -197,7 +195,9 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             match failed {
                 unreachable @ Error::Unavailable(_) => {
                     let db = open_offline(opts, &path, &uri, &token)?.ok_or(unreachable)?;
-                    Ok(DbResource::new(db, Kind::Replica, None))
+                    let resource = DbResource::new(db, Kind::Replica, None);
+                    catch_up_in_background(&resource);
+                    Ok(resource)
                 }
                 other => Err(other),
             }
@@ -206,6 +206,45 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             "unknown mode {other:?}: expected local, remote or replica"
         ))),
     }
+}
+
+fn record_sync(last_sync_ms: &AtomicU64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    last_sync_ms.store(now, Ordering::Relaxed);
+}
+
+/// A replica opened from its file while its primary was unreachable
+/// catches up by itself: a thread retries the sync with backoff (1 s,
+/// doubling to 30 s) until one succeeds, or until the database is closed
+/// (it holds the database weakly). `sync_interval` (libsql's own loop) and
+/// explicit syncs keep working meanwhile.
+fn catch_up_in_background(resource: &DbResource) {
+    let db = Arc::downgrade(&resource.db);
+    let last_sync_ms = Arc::downgrade(&resource.last_sync_ms);
+    let spawned = std::thread::Builder::new()
+        .name("ecto_libsql catch-up".into())
+        .spawn(move || {
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                std::thread::sleep(backoff);
+                let (Some(db), Some(last)) = (db.upgrade(), last_sync_ms.upgrade()) else {
+                    return;
+                };
+                if matches!(
+                    block_on_for(db.sync(), SYNC_LIMIT, "catch-up sync"),
+                    Ok(Ok(_))
+                ) {
+                    record_sync(&last);
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        });
+    // Without a thread, catching up waits for the next explicit sync.
+    drop(spawned);
 }
 
 /// How long opening a replica may wait on its primary.
