@@ -152,20 +152,24 @@ impl Watch {
         if !wanted.is_empty() && self.hook(conn).is_err() {
             return;
         }
-        let mut sql = Vec::new();
         if !wanted.is_empty() {
-            sql.push(format!(
+            // The table the triggers write to, before the triggers.
+            let create = format!(
                 "CREATE TEMP TABLE IF NOT EXISTS {TABLE} (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, row INTEGER)"
-            ));
-        }
-        for table in self.tables.difference(&wanted) {
-            for op in ["insert", "update", "delete"] {
-                sql.push(format!(
-                    "DROP TRIGGER IF EXISTS temp.{}",
-                    trigger_name(table, op)
-                ));
+            );
+            if run_all(conn, &[create]).is_err() {
+                return;
             }
         }
+        let drops: Vec<String> = self
+            .tables
+            .difference(&wanted)
+            .flat_map(|table| {
+                ["insert", "update", "delete"]
+                    .map(|op| format!("DROP TRIGGER IF EXISTS temp.{}", trigger_name(table, op)))
+            })
+            .collect();
+        let _ = run_all(conn, &drops);
         let mut installed: BTreeSet<String> = self.tables.intersection(&wanted).cloned().collect();
         for table in wanted.difference(&self.tables) {
             let statements: Vec<String> = ["insert", "update", "delete"]
@@ -178,7 +182,6 @@ impl Watch {
                 installed.insert(table.clone());
             }
         }
-        let _ = run_all(conn, &sql);
         self.tables = installed;
         self.generation = generation;
     }

@@ -274,8 +274,8 @@ fn build_replica(
 
 /// A replica whose primary cannot be reached opens from its own file when
 /// that file has been synced before: it serves what it last synced (writes,
-/// which go to the primary, fail with `:unavailable`), and catches up on the
-/// next sync (`sync_interval`'s background sync retries by itself). The
+/// which go to the primary, fail with `:unavailable`), and catches up by
+/// itself (`catch_up_in_background`). The
 /// replication protocol is named so that opening asks the primary nothing
 /// (libsql probes it to choose one otherwise). `None` when the file was
 /// never synced: there is nothing to serve.

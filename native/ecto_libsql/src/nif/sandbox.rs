@@ -5,7 +5,8 @@
 //! database keeps one *template*: a `VACUUM INTO` snapshot, taken again only
 //! when the source has changed since (a migration, an unsandboxed write).
 //! Each copy is a file copy of the template, owned by the copy's database
-//! handle and removed when that handle is dropped, however its owner ends.
+//! handle: removed when the sandbox discards it at checkin, or at the latest
+//! when that handle is dropped, however its owner ends.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
