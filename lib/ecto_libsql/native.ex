@@ -73,8 +73,13 @@ defmodule EctoLibSql.Native do
     * `:database` - a file path, or `":memory:"` (local mode)
     * `:uri`, `:auth_token` - a remote libSQL server (remote mode)
     * `:database` + `:uri` + `:auth_token` - an embedded replica, synced once
-      on open; `:sync_interval` (ms) syncs in the background and
-      `:read_your_writes` (default `true`) makes writes visible locally
+      on open (waiting at most 10 s for its primary); `:sync_interval` (ms)
+      syncs in the background and `:read_your_writes` (default `true`)
+      makes writes visible locally. `sync_on_open: false` opens a replica
+      file that has synced before without asking its primary anything, and
+      syncs it in the background (with backoff until the primary answers):
+      the open never waits on the network, and the first reads may be
+      older than the primary
     * `:encryption_key` - encrypts a local file or replica at rest
     * `:busy_timeout` - ms to wait for a lock, default 5000
     * `:journal_mode` - default `:wal` for files; `:synchronous` default

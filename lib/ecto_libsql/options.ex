@@ -19,6 +19,7 @@ defmodule EctoLibSql.Options do
     :encryption_key,
     :sync_interval,
     :read_your_writes,
+    :sync_on_open,
     :read_only,
     :busy_timeout,
     :journal_mode,
@@ -111,7 +112,7 @@ defmodule EctoLibSql.Options do
   # adapters stays a one-line change.
   defp check(:foreign_keys, v) when v in [:on, :off], do: :ok
 
-  defp check(key, v) when key in [:read_your_writes, :read_only, :foreign_keys],
+  defp check(key, v) when key in [:read_your_writes, :sync_on_open, :read_only, :foreign_keys],
     do: if(is_boolean(v), do: :ok, else: {:error, "a boolean"})
 
   defp check(key, v) when key in [:busy_timeout, :statement_cache_size],
@@ -165,6 +166,7 @@ defmodule EctoLibSql.Options do
       encryption_key: values[:encryption_key],
       sync_interval: values[:sync_interval],
       read_your_writes: Map.get(values, :read_your_writes, true),
+      sync_on_open: Map.get(values, :sync_on_open, true),
       read_only: read_only?,
       init_sql: auto_vacuum ++ journal
     }

@@ -225,6 +225,22 @@ defmodule Ecto.Adapters.LibSql.RemoteRepoTest do
     assert is_integer(frame) and since >= 0 and since < 60_000
   end
 
+  test "sync_on_open: false opens a synced replica file without its primary, then catches up", ctx do
+    path = Path.join(ctx.dir, "replica.db")
+    with_repo([uri: ctx.server.url], fn -> create_posts!(2) end)
+    with_repo([database: path, uri: ctx.server.url], fn -> assert Repo.aggregate(Post, :count) == 2 end)
+
+    {:ok, remote} = EctoLibSql.Native.open(uri: ctx.server.url)
+    {:ok, 1} = EctoLibSql.Native.execute(remote, "INSERT INTO posts (id, title) VALUES (3, 'post 3')")
+    EctoLibSql.Native.close(remote)
+
+    start_repo!(database: path, uri: ctx.server.url, sync_on_open: false)
+    # The background sync brings the third row.
+    await_count(3, System.monotonic_time(:millisecond) + 30_000)
+    assert {:ok, %{since_last_sync_ms: since}} = Ecto.Adapters.LibSql.health(Repo)
+    assert is_integer(since)
+  end
+
   test "a replica that never synced does not open while its primary is down", ctx do
     TestServer.stop(ctx.server)
 

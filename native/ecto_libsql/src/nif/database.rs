@@ -91,6 +91,9 @@ pub struct DatabaseOpts {
     pub encryption_key: Option<String>,
     pub sync_interval: Option<u64>,
     pub read_your_writes: bool,
+    /// Sync a replica before the open returns (else, for a file synced
+    /// before: open it as it is and sync in the background).
+    pub sync_on_open: bool,
     pub read_only: bool,
     /// Statements run once, on a first connection, before any other
     /// connection exists: `PRAGMA journal_mode` belongs here, so that N
@@ -169,6 +172,13 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             let path = required(&opts.database, "database")?;
             let uri = required(&opts.uri, "uri")?;
             let token = opts.auth_token.clone().unwrap_or_default();
+            if !opts.sync_on_open {
+                if let Some(db) = open_offline(opts, &path, &uri, &token)? {
+                    let resource = DbResource::new(db, Kind::Replica, None);
+                    catch_up_in_background(&resource, Duration::ZERO);
+                    return Ok(resource);
+                }
+            }
             let build = build_replica(opts, &path, &uri, &token, None);
             // Synced once on open, so the first read sees the primary; a
             // primary that does not answer in time is treated as down, so
@@ -196,7 +206,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
                 unreachable @ Error::Unavailable(_) => {
                     let db = open_offline(opts, &path, &uri, &token)?.ok_or(unreachable)?;
                     let resource = DbResource::new(db, Kind::Replica, None);
-                    catch_up_in_background(&resource);
+                    catch_up_in_background(&resource, Duration::from_secs(1));
                     Ok(resource)
                 }
                 other => Err(other),
@@ -216,20 +226,22 @@ fn record_sync(last_sync_ms: &AtomicU64) {
     last_sync_ms.store(now, Ordering::Relaxed);
 }
 
-/// A replica opened from its file while its primary was unreachable
-/// catches up by itself: a thread retries the sync with backoff (1 s,
-/// doubling to 30 s) until one succeeds, or until the database is closed
-/// (it holds the database weakly). `sync_interval` (libsql's own loop) and
+/// A replica opened from its file (its primary unreachable, or
+/// `sync_on_open: false`) catches up by itself: a thread syncs after
+/// `first_wait`, then retries with backoff (1 s, doubling to 30 s) until a
+/// sync succeeds, or until the database is closed (it holds the database
+/// weakly). `sync_interval` (libsql's own loop) and
 /// explicit syncs keep working meanwhile.
-fn catch_up_in_background(resource: &DbResource) {
+fn catch_up_in_background(resource: &DbResource, first_wait: Duration) {
     let db = Arc::downgrade(&resource.db);
     let last_sync_ms = Arc::downgrade(&resource.last_sync_ms);
     let spawned = std::thread::Builder::new()
         .name("ecto_libsql catch-up".into())
         .spawn(move || {
+            let mut wait = first_wait;
             let mut backoff = Duration::from_secs(1);
             loop {
-                std::thread::sleep(backoff);
+                std::thread::sleep(wait);
                 let (Some(db), Some(last)) = (db.upgrade(), last_sync_ms.upgrade()) else {
                     return;
                 };
@@ -240,6 +252,7 @@ fn catch_up_in_background(resource: &DbResource) {
                     record_sync(&last);
                     return;
                 }
+                wait = backoff;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         });
