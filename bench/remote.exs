@@ -1,6 +1,5 @@
 # Remote databases and embedded replicas against a local sqld (see
-# bench/README.md). Needs sqld on PATH (`eval "$(../shared/toolchains/sqld)"`)
-# or SQLD_BIN:
+# bench/README.md). Needs sqld (libsql-server) on PATH, or SQLD_BIN naming it:
 #
 #     MIX_ENV=bench mix run bench/remote.exs
 #
@@ -10,7 +9,8 @@
 # primary at sync_interval 100 and 500 ms: one writes a row, the other is
 # polled every 5 ms until it sees it (30 rows each; median and p90).
 
-Code.require_file("../test/support/test_server.ex", __DIR__)
+# Run from the project root, like every bench script (mix run bench/...).
+Code.require_file("test/support/test_server.ex", File.cwd!())
 
 defmodule RemoteBench.Post do
   use Ecto.Schema
