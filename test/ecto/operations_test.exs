@@ -100,6 +100,15 @@ defmodule Ecto.Adapters.LibSql.OperationsTest do
   end
 
   test "stats and health describe the whole pool" do
+    # The pool opens its connections in the background: both are counted
+    # once both have opened.
+    pool = Ecto.Adapter.lookup_meta(Repo).pid
+
+    wait_until(
+      fn -> pool |> DBConnection.get_connection_metrics() |> Enum.map(& &1.ready_conn_count) |> Enum.sum() == 2 end,
+      5_000
+    )
+
     for _ <- 1..3, do: Repo.all(Post)
     Repo.get(Post, 1)
     assert {:ok, stats} = LibSql.stats(Repo)
