@@ -283,4 +283,25 @@ defmodule EctoLibSql.DriverTest do
       assert :counters.get(counts, 2) == 0
     end
   end
+
+  describe "several openers of one file" do
+    test "databases opening the same new file at the same time all open", %{path: path} do
+      # Each opening switches the file to WAL: the others wait for the lock
+      # (or the WAL recovery) instead of failing as :busy.
+      for round <- 1..10 do
+        file = "#{path}.#{round}"
+
+        results =
+          1..4
+          |> Enum.map(fn _ -> Task.async(fn -> EctoLibSql.Native.open(database: file) end) end)
+          |> Task.await_many(30_000)
+
+        for result <- results do
+          assert {:ok, conn} = result
+          assert {:ok, %Result{rows: [[1]]}} = EctoLibSql.Native.query(conn, "SELECT 1")
+          EctoLibSql.Native.close(conn)
+        end
+      end
+    end
+  end
 end

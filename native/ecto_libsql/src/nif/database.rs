@@ -341,11 +341,20 @@ fn replica_open_error(err: Error, uri: String, token: String) -> Error {
     }
 }
 
+/// How long a database's first statements (`journal_mode`, `auto_vacuum`)
+/// wait for a lock another opener holds.
+pub const INIT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn initialise(resource: &DbResource, init_sql: &[String]) -> Result<()> {
     if init_sql.is_empty() {
         return Ok(());
     }
     let conn = resource.db.connect()?;
+    if resource.kind != Kind::Remote {
+        // Another pool (or OS process) may be opening or recovering the
+        // same file right now: wait for it rather than fail at once.
+        conn.busy_timeout(INIT_BUSY_TIMEOUT)?;
+    }
     block_on(resource.kind.driver(), async {
         // The pragma may return a row (journal_mode does): read and drop it.
         for sql in init_sql {

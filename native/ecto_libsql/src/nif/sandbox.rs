@@ -164,7 +164,13 @@ fn current(db: &libsql::Database, slot: &Mutex<Option<Template>>) -> Result<Arc<
                 snapshot(template.keeper)?
             }
         }
-        None => snapshot(db.connect()?)?,
+        None => {
+            let keeper = db.connect()?;
+            // Snapshots read while the pool writes: wait out a lock, as the
+            // pool's own connections do.
+            keeper.busy_timeout(crate::nif::database::INIT_BUSY_TIMEOUT)?;
+            snapshot(keeper)?
+        }
     };
     let file = fresh.file.clone();
     *slot = Some(fresh);
