@@ -9,25 +9,34 @@ defmodule EctoLibSql.Job do
   # A caller that times out abandons its job: the worker interrupts it (or
   # stops its wait for the write gate) and drops its reply, so a late reply
   # never lands in the caller's mailbox.
+  #
+  # A job that finishes within a few microseconds (a point read) is often
+  # answered by the submitting call itself, as the very message `{tag,
+  # reply}` it would have sent: the NIF watched the worker briefly, which
+  # saves waking this process through its mailbox.
 
   alias EctoLibSql.{Error, Nif}
 
+  @typedoc "What a submitting NIF returns: a job number, the reply message, or an error."
+  @type submitted :: non_neg_integer() | {reference(), term()} | {:error, Error.t()}
+
   @doc """
   Hands a job over with `submit.(tag)`, which returns the job's number (or
-  an error), and waits up to `timeout` ms for its reply.
+  an error, or the reply itself), and waits up to `timeout` ms for its reply.
   """
-  @spec run(reference(), timeout(), (reference() -> non_neg_integer() | {:error, Error.t()})) :: term()
+  @spec run(reference(), timeout(), (reference() -> submitted())) :: term()
   def run(handle, timeout, submit) do
     tag = make_ref()
 
     case submit.(tag) do
       seq when is_integer(seq) -> await(handle, tag, seq, timeout)
+      {^tag, reply} -> reply
       {:error, %Error{}} = error -> error
     end
   end
 
   @doc "Like `run/3`, for jobs whose success carries nothing: `:ok`."
-  @spec run_ok(reference(), timeout(), (reference() -> non_neg_integer() | {:error, Error.t()})) ::
+  @spec run_ok(reference(), timeout(), (reference() -> submitted())) ::
           :ok | {:error, Error.t()}
   def run_ok(handle, timeout, submit) do
     case run(handle, timeout, submit) do

@@ -7,6 +7,27 @@ defmodule EctoLibSql.ConcurrencyTest do
   @processes 50
   @rows_each 40
 
+  test "each reply arrives once, whether the call got it back at once or by message" do
+    conn = open_memory!()
+    {:ok, _} = Native.execute(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    {:ok, _} = Native.execute(conn, "INSERT INTO t SELECT value, 'v' || value FROM generate_series(1, 100)")
+    # A statement of some milliseconds: its reply always comes by message.
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT max(x) FROM c"
+
+    for i <- 1..500 do
+      id = rem(i, 100) + 1
+      assert {:ok, [["v" <> text]]} = rows(Native.query(conn, "SELECT v FROM t WHERE id = ?", [id]))
+      assert text == Integer.to_string(id)
+      assert {:ok, [[n]]} = rows(Native.query(conn, slow, [2_000 + i]))
+      assert n == 2_000 + i
+    end
+
+    refute_received _
+  end
+
+  defp rows({:ok, %{rows: rows}}), do: {:ok, rows}
+  defp rows(other), do: other
+
   test "50 processes share one connection handle for inserts and selects" do
     conn = open_memory!()
     {:ok, _} = Native.execute(conn, "CREATE TABLE t (worker INTEGER, n INTEGER)")

@@ -1,7 +1,8 @@
 //! The Rust core of EctoLibSql: libSQL connections, statements and cursors
 //! as BEAM resources, with a per-connection statement cache. The NIF
 //! functions are thin shells; the rules live in plain modules (`cache`,
-//! `control`, `error`, `gate`, `panics`, `params`, `slots`, `sql`) with their own tests.
+//! `control`, `error`, `gate`, `handback`, `panics`, `params`, `slots`,
+//! `sql`) with their own tests.
 //!
 //! The NIF shells call the BEAM's `enif_*` API, which exists only inside a
 //! running VM: a test binary that links them cannot even start. So `cargo
@@ -12,6 +13,7 @@ pub mod cache;
 pub mod control;
 pub mod error;
 pub mod gate;
+pub mod handback;
 pub mod panics;
 pub mod params;
 pub mod slots;

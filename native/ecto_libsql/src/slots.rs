@@ -12,8 +12,17 @@ use std::time::Duration;
 use once_cell::sync::Lazy;
 
 pub struct Slots {
-    free: Mutex<usize>,
+    free: Mutex<Count>,
     freed: Condvar,
+}
+
+/// Free slots, and threads waiting for one: a freed slot wakes a waiter
+/// only when there is one (a wake-up is a system call, and a point read
+/// is a few microseconds).
+#[derive(Default)]
+struct Count {
+    free: usize,
+    waiting: usize,
 }
 
 /// A slot held; dropping it frees it.
@@ -23,12 +32,15 @@ pub struct Slot<'s> {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        *self
+        let mut count = self
             .slots
             .free
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) += 1;
-        self.slots.freed.notify_one();
+            .unwrap_or_else(PoisonError::into_inner);
+        count.free += 1;
+        if count.waiting > 0 {
+            self.slots.freed.notify_one();
+        }
     }
 }
 
@@ -38,27 +50,32 @@ const RECHECK: Duration = Duration::from_millis(10);
 impl Slots {
     pub fn new(count: usize) -> Slots {
         Slots {
-            free: Mutex::new(count.max(1)),
+            free: Mutex::new(Count {
+                free: count.max(1),
+                waiting: 0,
+            }),
             freed: Condvar::new(),
         }
     }
 
     /// Waits for a free slot, or returns `None` once `cancelled()` is true.
     pub fn acquire(&self, cancelled: impl Fn() -> bool) -> Option<Slot<'_>> {
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut count = self.free.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if *free > 0 {
-                *free -= 1;
+            if count.free > 0 {
+                count.free -= 1;
                 return Some(Slot { slots: self });
             }
             if cancelled() {
                 return None;
             }
-            free = self
+            count.waiting += 1;
+            count = self
                 .freed
-                .wait_timeout(free, RECHECK)
+                .wait_timeout(count, RECHECK)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            count.waiting -= 1;
         }
     }
 }
@@ -80,6 +97,7 @@ mod tests {
         drop(a);
         let c = slots.acquire(|| true).expect("one was freed");
         drop((b, c));
-        assert_eq!(*slots.free.lock().expect("lock"), 2);
+        let count = slots.free.lock().expect("lock");
+        assert_eq!((count.free, count.waiting), (2, 0));
     }
 }

@@ -52,7 +52,7 @@ fn batch_sql<'a>(
 ) -> Term<'a> {
     let sql = match sql_text(sql) {
         Ok(sql) => sql,
-        Err(err) => return handed_over(env, Err(err)),
+        Err(err) => return handed_over(env, Err::<u64, _>(err)),
     };
     let seq = submit(&conn.worker, env, tag, move |inner, ctx, env| {
         let driver = inner.driver();

@@ -42,7 +42,12 @@ impl StmtResource {
 }
 
 /// Runs `f` on the statement inside the worker.
-fn with_statement<F>(env: Env, tag: Term, stmt: &StmtResource, f: F) -> Result<u64>
+fn with_statement<F>(
+    env: Env,
+    tag: Term,
+    stmt: &StmtResource,
+    f: F,
+) -> Result<crate::nif::worker::Posted>
 where
     F: for<'a> FnOnce(&mut ConnInner, &Ctx, &Prepared, Env<'a>) -> Result<Term<'a>>
         + Send
@@ -67,7 +72,7 @@ fn prepare<'a>(
 ) -> Term<'a> {
     let sql = match sql_text(sql) {
         Ok(sql) => sql,
-        Err(err) => return handed_over(env, Err(err)),
+        Err(err) => return handed_over(env, Err::<u64, _>(err)),
     };
     let id = conn.next_id();
     let handle = ResourceArc::new(StmtResource {

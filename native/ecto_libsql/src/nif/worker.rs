@@ -4,6 +4,13 @@
 //! reply to the caller as `{tag, reply}`, where `tag` is the caller's
 //! reference. No scheduler, normal or dirty, waits on SQLite, on a lock or
 //! on the network: the caller waits in `receive`, with its timeout.
+//!
+//! One shortcut (see `crate::handback`): a submitting NIF may watch for its job's
+//! reply for a few microseconds before it returns. A point read finishes
+//! well within that, and its reply is then returned by the NIF itself,
+//! which saves waking the caller's process through its mailbox. The NIF
+//! only watches (SQLite still runs on the worker), and never for longer
+//! than a few tens of microseconds.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -14,6 +21,7 @@ use rustler::{Encoder, Env, LocalPid, Term};
 
 use crate::control::{Control, Interruptible, Running};
 use crate::error::{Error, Result};
+use crate::handback::Handback;
 use crate::nif::connection::ConnInner;
 use crate::nif::term::{atoms, reply};
 
@@ -111,6 +119,11 @@ impl Reply {
 }
 
 impl Outgoing {
+    /// The message, copied into the submitting NIF's own environment.
+    fn into_term(self, env: Env<'_>) -> Term<'_> {
+        self.env.run(|owned| self.message.load(owned).in_env(env))
+    }
+
     pub fn send(mut self) {
         let message = self.message;
         // The caller may have died meanwhile: nothing to do then.
@@ -133,6 +146,19 @@ struct Job {
 pub struct Worker {
     sender: Mutex<Option<Sender<Job>>>,
     pub control: Arc<Control>,
+    handback: Arc<Handback<Outgoing>>,
+}
+
+/// A job handed over: its number, and the watch its submitter may keep.
+pub struct Posted {
+    seq: u64,
+    watch: Option<(Arc<Handback<Outgoing>>, Arc<Control>)>,
+}
+
+impl From<u64> for Posted {
+    fn from(seq: u64) -> Posted {
+        Posted { seq, watch: None }
+    }
 }
 
 impl Worker {
@@ -140,13 +166,16 @@ impl Worker {
     pub fn spawn(control: Arc<Control>) -> Result<Worker> {
         let (sender, receiver) = channel::<Job>();
         let thread_control = control.clone();
+        let handback = Arc::new(Handback::default());
+        let thread_handback = handback.clone();
         std::thread::Builder::new()
             .name("ecto_libsql conn".into())
-            .spawn(move || run(receiver, thread_control))
+            .spawn(move || run(receiver, thread_control, thread_handback))
             .map_err(|e| Error::Misuse(format!("cannot start a connection thread: {e}")))?;
         Ok(Worker {
             sender: Mutex::new(Some(sender)),
             control,
+            handback,
         })
     }
 
@@ -155,18 +184,31 @@ impl Worker {
         &self,
         run: impl FnOnce(&mut Slot, &Ctx) -> Option<Outgoing> + Send + 'static,
     ) -> Result<u64> {
+        self.hand_over(false, Box::new(run))
+            .map(|posted| posted.seq)
+    }
+
+    /// `post`, and the submitter may watch for the reply (`handed_over`).
+    fn post_watched(
+        &self,
+        run: impl FnOnce(&mut Slot, &Ctx) -> Option<Outgoing> + Send + 'static,
+    ) -> Result<Posted> {
+        self.hand_over(true, Box::new(run))
+    }
+
+    fn hand_over(&self, watch: bool, run: JobFn) -> Result<Posted> {
         let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
         let sender = sender
             .as_ref()
             .ok_or(Error::Closed("the connection is closed"))?;
         let seq = self.control.next_seq();
+        // Claimed before the job can run, so the worker sees the watch.
+        let watch = (watch && self.handback.claim(seq))
+            .then(|| (self.handback.clone(), self.control.clone()));
         sender
-            .send(Job {
-                seq,
-                run: Box::new(run),
-            })
+            .send(Job { seq, run })
             .map_err(|_| Error::Closed("the connection is closed"))?;
-        Ok(seq)
+        Ok(Posted { seq, watch })
     }
 
     /// Stops what runs, refuses new jobs, and lets the thread finish the
@@ -239,7 +281,7 @@ fn connection_threads() -> usize {
     LIVE.load(Ordering::SeqCst)
 }
 
-fn run(receiver: Receiver<Job>, control: Arc<Control>) {
+fn run(receiver: Receiver<Job>, control: Arc<Control>, handback: Arc<Handback<Outgoing>>) {
     let _alive = Alive::new();
     let mut slot: Slot = None;
     while let Some(job) = next_job(&receiver) {
@@ -262,10 +304,11 @@ fn run(receiver: Receiver<Job>, control: Arc<Control>) {
             inner.after_job();
         }
         control.finish(job.seq, || {
-            if let Some(outgoing) = outgoing {
+            if let Some(outgoing) = outgoing.and_then(|o| handback.offer(job.seq, o)) {
                 outgoing.send();
             }
         });
+        handback.release(job.seq);
     }
     // The connection's last handle is gone or it was closed: statements
     // and cursors are finalized before the connection itself.
@@ -276,12 +319,12 @@ fn run(receiver: Receiver<Job>, control: Arc<Control>) {
 
 /// The common job: runs `f` on the open connection and replies with its
 /// result as `{:ok, term}` or `{:error, error}`.
-pub fn submit<F>(worker: &Worker, env: Env, tag: Term, f: F) -> Result<u64>
+pub fn submit<F>(worker: &Worker, env: Env, tag: Term, f: F) -> Result<Posted>
 where
     F: for<'a> FnOnce(&mut ConnInner, &Ctx, Env<'a>) -> Result<Term<'a>> + Send + 'static,
 {
     let reply_to = Reply::new(env, tag);
-    worker.post(move |slot, ctx| {
+    worker.post_watched(move |slot, ctx| {
         Some(reply_to.build(|env| {
             let result = match slot.as_mut() {
                 _ if ctx.is_cancelled() => Err(ctx.stopped()),
@@ -312,7 +355,7 @@ pub fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// Like `submit`, for jobs whose success carries nothing: `:ok`.
-pub fn submit_ok<F>(worker: &Worker, env: Env, tag: Term, f: F) -> Result<u64>
+pub fn submit_ok<F>(worker: &Worker, env: Env, tag: Term, f: F) -> Result<Posted>
 where
     F: FnOnce(&mut ConnInner, &Ctx) -> Result<()> + Send + 'static,
 {
@@ -321,10 +364,19 @@ where
     })
 }
 
-/// What every submitting NIF returns: the job number, or the error.
-pub fn handed_over<'a>(env: Env<'a>, seq: Result<u64>) -> Term<'a> {
-    match seq {
-        Ok(seq) => seq.encode(env),
+/// What every submitting NIF returns: the reply message `{tag, reply}`
+/// when the job finished while the NIF watched, else the job number (the
+/// reply then arrives by message); or the error.
+pub fn handed_over<'a>(env: Env<'a>, posted: Result<impl Into<Posted>>) -> Term<'a> {
+    match posted.map(Into::into) {
+        Ok(Posted {
+            seq,
+            watch: Some((handback, control)),
+        }) => match handback.watch(&control, seq) {
+            Some(outgoing) => outgoing.into_term(env),
+            None => seq.encode(env),
+        },
+        Ok(Posted { seq, watch: None }) => seq.encode(env),
         Err(err) => reply(env, Err(err)),
     }
 }

@@ -1,0 +1,173 @@
+//! A reply handed straight back to the NIF call that submitted its job.
+//! The call may watch its job for a few microseconds before it returns;
+//! when the worker finishes within that time, the reply goes back to the
+//! call instead of the caller's mailbox, which saves the wake-ups of a
+//! message. Whoever gives up the watch first decides: the worker (the
+//! reply is kept for the call) or the call (the reply is sent).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::control::Control;
+
+/// How long a submitting NIF watches for its job's reply before it returns
+/// the job number instead. A cached point read's job takes about 4 µs on
+/// the worker; a job that takes longer than this is left to the mailbox.
+const AWAIT_BRIEFLY: Duration = Duration::from_micros(20);
+
+/// After a watch that came back empty, this many jobs are handed over
+/// without one: when the worker is slow to get a CPU (a busy machine), a
+/// watching scheduler would only take the CPU it needs.
+const SKIP_AFTER_MISS: u32 = 16;
+
+/// A reply handed straight back to the NIF that submitted its job and is
+/// still watching for it, instead of being sent to the caller's mailbox.
+pub struct Handback<T> {
+    /// The job whose submitter watches (0: none). The watcher and the
+    /// worker each try to swap it to 0: whoever succeeds decides whether
+    /// the reply goes back to the NIF (the worker won) or by message (the
+    /// watcher gave up first).
+    watched: AtomicU64,
+    reply: Mutex<Option<(u64, T)>>,
+    skip: AtomicU32,
+}
+
+impl<T> Default for Handback<T> {
+    fn default() -> Self {
+        Handback {
+            watched: AtomicU64::new(0),
+            reply: Mutex::new(None),
+            skip: AtomicU32::new(0),
+        }
+    }
+}
+
+impl<T> Handback<T> {
+    /// Claims the watch for job `seq`; false when another job is watched or
+    /// a recent watch came back empty.
+    pub fn claim(&self, seq: u64) -> bool {
+        let skip = self.skip.load(Ordering::Relaxed);
+        if skip > 0 {
+            self.skip.store(skip - 1, Ordering::Relaxed);
+            return false;
+        }
+        self.watched
+            .compare_exchange(0, seq, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// The worker's side, with the control's reply lock held: keeps the
+    /// reply for a watching submitter, or gives it back to be sent.
+    pub fn offer(&self, seq: u64, outgoing: T) -> Option<T> {
+        if self
+            .watched
+            .compare_exchange(seq, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            *self.reply.lock().unwrap_or_else(PoisonError::into_inner) = Some((seq, outgoing));
+            None
+        } else {
+            Some(outgoing)
+        }
+    }
+
+    /// Ends the watch for a job that replied nothing (it panicked).
+    pub fn release(&self, seq: u64) {
+        let _ = self
+            .watched
+            .compare_exchange(seq, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    fn take(&self, seq: u64) -> Option<T> {
+        let mut reply = self.reply.lock().unwrap_or_else(PoisonError::into_inner);
+        match reply.take() {
+            Some((kept, outgoing)) if kept == seq => Some(outgoing),
+            other => {
+                *reply = other;
+                None
+            }
+        }
+    }
+
+    /// The submitter's side: watches job `seq` for up to `AWAIT_BRIEFLY`.
+    /// `Some(reply)` when the worker handed it back; `None` when it will
+    /// arrive by message (or, for a job that panicked, not at all).
+    pub fn watch(&self, control: &Control, seq: u64) -> Option<T> {
+        let started = Instant::now();
+        while !control.has_finished(seq) {
+            if started.elapsed() >= AWAIT_BRIEFLY {
+                if self
+                    .watched
+                    .compare_exchange(seq, 0, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    self.skip.store(SKIP_AFTER_MISS, Ordering::Relaxed);
+                    return None;
+                }
+                // The worker took the watch: it is storing the reply now,
+                // under the reply lock, which `wait_finished` waits for.
+                control.wait_finished(seq);
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        self.take(seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the worker does at the end of job `seq`: offers the reply,
+    /// marks the job ended, and ends the watch. Returns what it would send.
+    fn finish(
+        control: &Control,
+        handback: &Handback<&'static str>,
+        seq: u64,
+    ) -> Option<&'static str> {
+        let mut sent = None;
+        control.finish(seq, || sent = handback.offer(seq, "reply"));
+        handback.release(seq);
+        sent
+    }
+
+    #[test]
+    fn a_reply_ready_within_the_watch_goes_back_to_the_watcher_and_is_not_sent() {
+        let control = Control::new(None);
+        let handback = Handback::default();
+        let seq = control.next_seq();
+        assert!(handback.claim(seq));
+        assert_eq!(finish(&control, &handback, seq), None);
+        assert_eq!(handback.watch(&control, seq), Some("reply"));
+    }
+
+    #[test]
+    fn a_watcher_that_gave_up_leaves_the_reply_to_the_mailbox_and_skips_the_next_watches() {
+        let control = Control::new(None);
+        let handback = Handback::default();
+        let seq = control.next_seq();
+        assert!(handback.claim(seq));
+        assert_eq!(handback.watch(&control, seq), None);
+        assert_eq!(finish(&control, &handback, seq), Some("reply"));
+        let next = control.next_seq();
+        assert!((0..SKIP_AFTER_MISS).all(|_| !handback.claim(next)));
+        assert!(handback.claim(next));
+    }
+
+    #[test]
+    fn one_watch_at_a_time_and_a_job_without_reply_ends_its_watch() {
+        let control = Control::new(None);
+        let handback: Handback<&'static str> = Handback::default();
+        let first = control.next_seq();
+        let second = control.next_seq();
+        assert!(handback.claim(first));
+        assert!(!handback.claim(second));
+        // The job panicked: no reply to offer.
+        control.finish(first, || ());
+        handback.release(first);
+        assert_eq!(handback.watch(&control, first), None);
+        assert!(handback.claim(second));
+    }
+}
