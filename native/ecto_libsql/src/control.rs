@@ -152,21 +152,6 @@ impl Control {
         Abandoned::Dropped
     }
 
-    /// Whether job `seq` has ended (its reply sent, kept or dropped).
-    pub fn has_finished(&self, seq: u64) -> bool {
-        self.completed_upto.load(SeqCst) >= seq
-    }
-
-    /// Waits for job `seq` to end, when it is ending now: the worker holds
-    /// the reply lock from the moment it disposes of the reply until it has
-    /// marked the job ended.
-    pub fn wait_finished(&self, seq: u64) {
-        while !self.has_finished(seq) {
-            drop(lock(&self.reply_lock));
-            std::hint::spin_loop();
-        }
-    }
-
     /// Close: every job, running or queued, stops.
     pub fn close(&self) {
         self.closing.store(true, SeqCst);

@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::control::Control;
-
 /// How long a submitting NIF watches for its job's reply before it returns
 /// the job number instead. A cached point read's job takes about 4 µs on
 /// the worker; a job that takes longer than this is left to the mailbox.
@@ -24,19 +22,23 @@ const SKIP_AFTER_MISS: u32 = 16;
 /// A reply handed straight back to the NIF that submitted its job and is
 /// still watching for it, instead of being sent to the caller's mailbox.
 pub struct Handback<T> {
-    /// The job whose submitter watches (0: none). The watcher and the
-    /// worker each try to swap it to 0: whoever succeeds decides whether
+    /// The job whose submitter watches (0: none). The worker and the
+    /// watcher each try to swap it to 0: whoever succeeds decides whether
     /// the reply goes back to the NIF (the worker won) or by message (the
-    /// watcher gave up first).
-    watched: AtomicU64,
+    /// watcher gave up first). The watcher spins on it, so it has a cache
+    /// line of its own: the worker's other writes do not disturb the spin.
+    watched: Line<AtomicU64>,
     reply: Mutex<Option<(u64, T)>>,
     skip: AtomicU32,
 }
 
+#[repr(align(128))]
+struct Line<T>(T);
+
 impl<T> Default for Handback<T> {
     fn default() -> Self {
         Handback {
-            watched: AtomicU64::new(0),
+            watched: Line(AtomicU64::new(0)),
             reply: Mutex::new(None),
             skip: AtomicU32::new(0),
         }
@@ -52,35 +54,43 @@ impl<T> Handback<T> {
             self.skip.store(skip - 1, Ordering::Relaxed);
             return false;
         }
+        self.end_watch(0, seq)
+    }
+
+    fn end_watch(&self, from: u64, to: u64) -> bool {
         self.watched
-            .compare_exchange(0, seq, Ordering::SeqCst, Ordering::SeqCst)
+            .0
+            .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     }
 
-    /// The worker's side, with the control's reply lock held: keeps the
-    /// reply for a watching submitter, or gives it back to be sent.
+    /// The worker's side: hands the reply to the watching submitter, or
+    /// gives it back to be sent when nobody watches job `seq` (any more).
     pub fn offer(&self, seq: u64, outgoing: T) -> Option<T> {
-        if self
-            .watched
-            .compare_exchange(seq, 0, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
-            *self.reply.lock().unwrap_or_else(PoisonError::into_inner) = Some((seq, outgoing));
+        if self.watched.0.load(Ordering::SeqCst) != seq {
+            return Some(outgoing);
+        }
+        // Stored before the watch ends, so the watcher finds it.
+        *self.slot() = Some((seq, outgoing));
+        if self.end_watch(seq, 0) {
             None
         } else {
-            Some(outgoing)
+            // The watcher gave up just now: it will not look.
+            self.slot().take().map(|(_, outgoing)| outgoing)
         }
     }
 
     /// Ends the watch for a job that replied nothing (it panicked).
     pub fn release(&self, seq: u64) {
-        let _ = self
-            .watched
-            .compare_exchange(seq, 0, Ordering::SeqCst, Ordering::SeqCst);
+        self.end_watch(seq, 0);
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(u64, T)>> {
+        self.reply.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn take(&self, seq: u64) -> Option<T> {
-        let mut reply = self.reply.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut reply = self.slot();
         match reply.take() {
             Some((kept, outgoing)) if kept == seq => Some(outgoing),
             other => {
@@ -93,22 +103,12 @@ impl<T> Handback<T> {
     /// The submitter's side: watches job `seq` for up to `AWAIT_BRIEFLY`.
     /// `Some(reply)` when the worker handed it back; `None` when it will
     /// arrive by message (or, for a job that panicked, not at all).
-    pub fn watch(&self, control: &Control, seq: u64) -> Option<T> {
+    pub fn watch(&self, seq: u64) -> Option<T> {
         let started = Instant::now();
-        while !control.has_finished(seq) {
-            if started.elapsed() >= AWAIT_BRIEFLY {
-                if self
-                    .watched
-                    .compare_exchange(seq, 0, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-                {
-                    self.skip.store(SKIP_AFTER_MISS, Ordering::Relaxed);
-                    return None;
-                }
-                // The worker took the watch: it is storing the reply now,
-                // under the reply lock, which `wait_finished` waits for.
-                control.wait_finished(seq);
-                break;
+        while self.watched.0.load(Ordering::SeqCst) == seq {
+            if started.elapsed() >= AWAIT_BRIEFLY && self.end_watch(seq, 0) {
+                self.skip.store(SKIP_AFTER_MISS, Ordering::Relaxed);
+                return None;
             }
             std::hint::spin_loop();
         }
@@ -119,6 +119,7 @@ impl<T> Handback<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::Control;
 
     /// What the worker does at the end of job `seq`: offers the reply,
     /// marks the job ended, and ends the watch. Returns what it would send.
@@ -140,7 +141,7 @@ mod tests {
         let seq = control.next_seq();
         assert!(handback.claim(seq));
         assert_eq!(finish(&control, &handback, seq), None);
-        assert_eq!(handback.watch(&control, seq), Some("reply"));
+        assert_eq!(handback.watch(seq), Some("reply"));
     }
 
     #[test]
@@ -149,7 +150,7 @@ mod tests {
         let handback = Handback::default();
         let seq = control.next_seq();
         assert!(handback.claim(seq));
-        assert_eq!(handback.watch(&control, seq), None);
+        assert_eq!(handback.watch(seq), None);
         assert_eq!(finish(&control, &handback, seq), Some("reply"));
         let next = control.next_seq();
         assert!((0..SKIP_AFTER_MISS).all(|_| !handback.claim(next)));
@@ -167,7 +168,56 @@ mod tests {
         // The job panicked: no reply to offer.
         control.finish(first, || ());
         handback.release(first);
-        assert_eq!(handback.watch(&control, first), None);
+        assert_eq!(handback.watch(first), None);
         assert!(handback.claim(second));
+    }
+
+    #[test]
+    fn racing_worker_and_watcher_deliver_every_reply_exactly_once() {
+        let handback = std::sync::Arc::new(Handback::<u64>::default());
+        let (jobs, queue) = std::sync::mpsc::channel::<u64>();
+        let (mail, mailbox) = std::sync::mpsc::channel::<u64>();
+        let worker = {
+            let handback = handback.clone();
+            std::thread::spawn(move || loop {
+                // Spins for its next job, as the connection's worker does.
+                let seq = match queue.try_recv() {
+                    Ok(seq) => seq,
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                };
+                // Some jobs take longer than a watch lasts.
+                if seq % 7 == 0 {
+                    let started = Instant::now();
+                    while started.elapsed() < AWAIT_BRIEFLY * 2 {
+                        std::hint::spin_loop();
+                    }
+                }
+                if let Some(reply) = handback.offer(seq, seq) {
+                    mail.send(reply).expect("caller alive");
+                }
+                handback.release(seq);
+            })
+        };
+        let mut handed_back = 0;
+        for seq in 1..=5_000u64 {
+            let watched = handback.claim(seq);
+            jobs.send(seq).expect("worker alive");
+            let reply = match watched.then(|| handback.watch(seq)).flatten() {
+                Some(reply) => {
+                    handed_back += 1;
+                    reply
+                }
+                None => mailbox.recv().expect("a reply by message"),
+            };
+            assert_eq!(reply, seq);
+        }
+        drop(jobs);
+        worker.join().expect("worker");
+        assert!(mailbox.try_recv().is_err(), "a reply was delivered twice");
+        assert!(handed_back > 0);
     }
 }

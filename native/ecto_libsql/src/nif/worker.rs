@@ -152,7 +152,7 @@ pub struct Worker {
 /// A job handed over: its number, and the watch its submitter may keep.
 pub struct Posted {
     seq: u64,
-    watch: Option<(Arc<Handback<Outgoing>>, Arc<Control>)>,
+    watch: Option<Arc<Handback<Outgoing>>>,
 }
 
 impl From<u64> for Posted {
@@ -203,8 +203,7 @@ impl Worker {
             .ok_or(Error::Closed("the connection is closed"))?;
         let seq = self.control.next_seq();
         // Claimed before the job can run, so the worker sees the watch.
-        let watch = (watch && self.handback.claim(seq))
-            .then(|| (self.handback.clone(), self.control.clone()));
+        let watch = (watch && self.handback.claim(seq)).then(|| self.handback.clone());
         sender
             .send(Job { seq, run })
             .map_err(|_| Error::Closed("the connection is closed"))?;
@@ -371,8 +370,8 @@ pub fn handed_over<'a>(env: Env<'a>, posted: Result<impl Into<Posted>>) -> Term<
     match posted.map(Into::into) {
         Ok(Posted {
             seq,
-            watch: Some((handback, control)),
-        }) => match handback.watch(&control, seq) {
+            watch: Some(handback),
+        }) => match handback.watch(seq) {
             Some(outgoing) => outgoing.into_term(env),
             None => seq.encode(env),
         },
