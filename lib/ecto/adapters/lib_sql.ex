@@ -302,8 +302,10 @@ defmodule Ecto.Adapters.LibSql do
     # SQLite has no ADD COLUMN IF NOT EXISTS: look at the table's columns
     # and turn the conditional changes into plain ones.
     command = meta |> resolve_command(command, opts) |> storage_types(meta)
-
-    Ecto.Adapters.SQL.execute_ddl(meta, Connection, command, opts)
+    command = rebuild_if_needed(meta, command, opts)
+    result = Ecto.Adapters.SQL.execute_ddl(meta, Connection, command, opts)
+    with {:rebuild_table, rebuild} <- command, do: check_foreign_keys!(meta, rebuild, opts)
+    result
   end
 
   # The Repo's type options decide the column types too: a :binary_id
@@ -331,6 +333,109 @@ defmodule Ecto.Adapters.LibSql do
   defp column_storage({:map, _}, %{map: :binary}), do: :binary
   defp column_storage({:array, _}, %{array: :binary}), do: :binary
   defp column_storage(type, _types), do: type
+
+  # An `alter table` that ALTER TABLE cannot carry out becomes a rebuild of
+  # the table (see DDL.execute_ddl/1, :rebuild_table), planned from what
+  # the database holds: the table's statement, its indexes and triggers,
+  # the tables that reference it, and its AUTOINCREMENT counter.
+  defp rebuild_if_needed(meta, {:alter, %Ecto.Migration.Table{} = table, changes} = command, opts) do
+    name = to_string(table.name)
+    schema = Ecto.Adapters.LibSql.Quoting.quote_name(table.prefix || "main")
+    query = fn sql, params -> Ecto.Adapters.SQL.query!(meta, IO.iodata_to_binary(sql), params, opts).rows end
+    primary_key = List.flatten(query.(["SELECT name FROM ", schema, ".pragma_table_info(?1) WHERE pk > 0"], [name]))
+
+    if DDL.rebuild?(changes, primary_key) do
+      master = [schema, ".sqlite_master"]
+
+      {sql, version} =
+        case query.(
+               [
+                 "SELECT sql, (SELECT schema_version FROM ",
+                 schema,
+                 ".pragma_schema_version) FROM ",
+                 master,
+                 " WHERE type = 'table' AND name = ?1"
+               ],
+               [name]
+             ) do
+          [[sql, version]] when is_binary(sql) -> {sql, version}
+          _ -> raise ArgumentError, "cannot alter #{inspect(table.name)}: no such table"
+        end
+
+      {new_sql, copy} = DDL.rebuilt_table(table, sql, changes)
+
+      recreate =
+        query.(
+          [
+            "SELECT sql FROM ",
+            master,
+            " WHERE tbl_name = ?1 AND type IN ('index', 'trigger') AND sql IS NOT NULL",
+            " ORDER BY type = 'trigger'"
+          ],
+          [name]
+        )
+        |> List.flatten()
+
+      children =
+        query.(
+          [
+            "SELECT DISTINCT m.name, m.sql FROM ",
+            master,
+            " AS m, ",
+            schema,
+            ".pragma_foreign_key_list(m.name) AS f",
+            " WHERE m.type = 'table' AND m.name <> ?1 AND f.\"table\" = ?1 COLLATE NOCASE"
+          ],
+          [name]
+        )
+        |> Enum.map(fn [child, child_sql] -> {child, child_sql} end)
+
+      sequence =
+        if query.(["SELECT 1 FROM ", master, " WHERE name = 'sqlite_sequence'"], []) != [] do
+          case query.(["SELECT seq FROM ", schema, ".sqlite_sequence WHERE name = ?1"], [name]) do
+            [[seq]] -> seq
+            _ -> nil
+          end
+        end
+
+      {:rebuild_table,
+       %{
+         prefix: table.prefix,
+         table: name,
+         sql: new_sql,
+         copy: copy,
+         recreate: recreate,
+         children: children,
+         schema_version: version,
+         sequence: sequence
+       }}
+    else
+      command
+    end
+  end
+
+  defp rebuild_if_needed(_meta, command, _opts), do: command
+
+  # A rebuilt table's rows, and the rows of the tables that reference it,
+  # must still satisfy their foreign keys: the migration fails otherwise.
+  defp check_foreign_keys!(meta, %{prefix: prefix, table: table, children: children}, opts) do
+    schema = Ecto.Adapters.LibSql.Quoting.quote_name(prefix || "main")
+
+    for name <- [table | Enum.map(children, &elem(&1, 0))] do
+      sql = IO.iodata_to_binary(["SELECT count(*) FROM ", schema, ".pragma_foreign_key_check(?1)"])
+
+      case Ecto.Adapters.SQL.query!(meta, sql, [name], opts).rows do
+        [[0]] ->
+          :ok
+
+        [[n]] ->
+          raise Ecto.MigrationError,
+                "rebuilding #{inspect(table)} left #{n} row(s) of #{inspect(name)} violating a foreign key"
+      end
+    end
+
+    :ok
+  end
 
   # Commands whose SQL depends on what the database holds now.
   defp resolve_command(meta, {:rename, %Ecto.Migration.Index{} = index, new_name}, opts) do

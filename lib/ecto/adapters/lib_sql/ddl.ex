@@ -16,8 +16,14 @@ defmodule Ecto.Adapters.LibSql.DDL do
       `autoincrement: false` to get a plain rowid alias instead (rowids of
       deleted rows at the end of the table may then be reused).
     * `modify` uses libSQL's `ALTER TABLE t ALTER COLUMN c TO c <definition>`,
-      which replaces the column's whole definition (type, default, NULL,
-      reference) without checking existing rows.
+      which replaces the column's whole definition (type, default, NULL)
+      without checking existing rows. What ALTER TABLE cannot do (a primary
+      key added, changed, made or removed; a column's reference changed) rebuilds
+      the table inside the migration's transaction: a new table with the
+      changed definition, rows copied (each checked against the new
+      foreign keys), referencing tables kept pointing at it, indexes,
+      triggers and the AUTOINCREMENT counter carried over, foreign keys
+      checked after (see `execute_ddl/1`, `:rebuild_table`).
     * Every ALTER TABLE change is its own statement: SQLite takes one change
       per ALTER TABLE.
     * `on_delete: {:nilify, columns}` and `{:default, columns}` (SQLite's SET
@@ -42,7 +48,7 @@ defmodule Ecto.Adapters.LibSql.DDL do
       write lock anyway.
   """
 
-  alias Ecto.Adapters.LibSql.Quoting
+  alias Ecto.Adapters.LibSql.{Quoting, TableSql}
   alias Ecto.Migration.{Constraint, Index, Reference, Table}
 
   @creates [:create, :create_if_not_exists]
@@ -184,6 +190,85 @@ defmodule Ecto.Adapters.LibSql.DDL do
       ["PRAGMA ", schema, ".schema_version = ", Integer.to_string(schema_version + 1)],
       "PRAGMA writable_schema = OFF"
     ]
+  end
+
+  # A table rebuilt with a new definition, for what ALTER TABLE cannot do
+  # (a primary key added or changed, a column's reference changed), inside
+  # the migration's transaction with foreign keys on. SQLite's documented
+  # procedure turns foreign keys off, which a transaction cannot; instead,
+  # once the rows are copied, the tables that reference this one are pointed
+  # at the new table
+  # (their stored statements rewritten), so dropping the old one deletes
+  # nothing they reference; the new table then takes the old one's name,
+  # which points them back (a rename with foreign keys on updates
+  # references; `legacy_alter_table` keeps SQLite from re-checking views
+  # while the name is briefly free). Indexes and triggers are created
+  # again from their stored statements, the AUTOINCREMENT counter is kept,
+  # and the adapter checks foreign keys afterwards.
+  def execute_ddl({:rebuild_table, rebuild}) do
+    %{prefix: prefix, table: table, sql: sql, copy: copy, recreate: recreate, children: children} = rebuild
+    schema = prefix || "main"
+    new = table <> "__ecto_libsql_rebuild"
+    columns = Quoting.quote_names(copy)
+
+    retarget =
+      if children == [] do
+        []
+      else
+        ["PRAGMA writable_schema = ON"] ++
+          for {child, child_sql} <- children do
+            [
+              "UPDATE ",
+              Quoting.quote_table(schema, "sqlite_master"),
+              " SET sql = ",
+              Quoting.single_quote(TableSql.retarget_references(child_sql, table, new)),
+              " WHERE type = 'table' AND name = ",
+              Quoting.single_quote(child)
+            ]
+          end ++
+          [
+            [
+              "PRAGMA ",
+              Quoting.quote_name(schema),
+              ".schema_version = ",
+              Integer.to_string(rebuild.schema_version + 1)
+            ],
+            "PRAGMA writable_schema = OFF"
+          ]
+      end
+
+    sequence =
+      case rebuild.sequence do
+        nil ->
+          []
+
+        seq ->
+          sequence_table = Quoting.quote_table(schema, "sqlite_sequence")
+
+          [
+            [
+              "UPDATE ",
+              sequence_table,
+              " SET seq = max(seq, ",
+              Integer.to_string(seq),
+              ") WHERE name = ",
+              Quoting.single_quote(table)
+            ]
+          ]
+      end
+
+    [
+      TableSql.rename(sql, Quoting.quote_table(prefix, new)),
+      ["INSERT INTO ", Quoting.quote_table(prefix, new), " (", columns, ") SELECT ", columns, " FROM "]
+      |> Enum.concat([Quoting.quote_table(prefix, table)])
+    ] ++
+      retarget ++
+      [
+        ["DROP TABLE ", Quoting.quote_table(prefix, table)],
+        "PRAGMA legacy_alter_table = ON",
+        ["ALTER TABLE ", Quoting.quote_table(prefix, new), " RENAME TO ", Quoting.quote_name(table)],
+        "PRAGMA legacy_alter_table = OFF"
+      ] ++ recreate ++ sequence
   end
 
   def execute_ddl({:noop, _command}), do: []
@@ -427,6 +512,72 @@ defmodule Ecto.Adapters.LibSql.DDL do
           "SQLite has no IF [NOT] EXISTS for columns, so #{change} #{inspect(name)} on " <>
             "#{inspect(table.name)} cannot be written as one statement; " <>
             "resolve it first with Ecto.Adapters.LibSql.DDL.resolve_conditional_columns/2"
+  end
+
+  ## Rebuilds
+
+  @doc """
+  Whether the changes of an `alter table` need the table rebuilt (see
+  `execute_ddl/1`, `:rebuild_table`): a primary key column added, changed,
+  made or removed, or a column's reference changed. `primary_key` names the
+  table's primary key columns now.
+  """
+  @spec rebuild?([tuple], [String.t()]) :: boolean
+  def rebuild?(changes, primary_key) do
+    changes
+    |> Enum.reject(&same_column_type?/1)
+    |> Enum.any?(fn
+      {:add, _name, _type, opts} ->
+        opts[:primary_key] == true
+
+      {:modify, name, type, opts} ->
+        opts[:primary_key] == true or to_string(name) in primary_key or match?(%Reference{}, type)
+
+      {:remove, name} ->
+        to_string(name) in primary_key
+
+      {:remove, name, _type, _opts} ->
+        to_string(name) in primary_key
+
+      _change ->
+        false
+    end)
+  end
+
+  @doc """
+  The rebuilt table's CREATE TABLE statement: `sql` (the table's stored
+  one) with `changes` applied, and the columns whose rows are copied.
+  """
+  @spec rebuilt_table(Table.t(), String.t(), [tuple]) :: {String.t(), [String.t()]}
+  def rebuilt_table(table, sql, changes) do
+    old = TableSql.column_names(sql)
+
+    new_sql =
+      changes
+      |> Enum.reject(&same_column_type?/1)
+      |> Enum.reduce(sql, fn
+        {:add, name, type, opts}, sql ->
+          TableSql.add_column(sql, rebuilt_column(table, name, type, opts))
+
+        {:modify, name, type, opts}, sql ->
+          TableSql.replace_column(sql, to_string(name), rebuilt_column(table, name, type, opts))
+
+        {:remove, name}, sql ->
+          TableSql.remove_column(sql, to_string(name))
+
+        {:remove, name, _type, _opts}, sql ->
+          TableSql.remove_column(sql, to_string(name))
+
+        change, _sql ->
+          raise ArgumentError, "cannot rebuild table #{inspect(table.name)} with #{inspect(change)}"
+      end)
+
+    new = new_sql |> TableSql.column_names() |> MapSet.new(&String.downcase/1)
+    {new_sql, Enum.filter(old, &(String.downcase(&1) in new))}
+  end
+
+  defp rebuilt_column(table, name, type, opts) do
+    column_definition(table, {:add, name, type, Keyword.delete(opts, :from)}, if(opts[:primary_key], do: name))
   end
 
   # A modify that only changes the type (`modify :id, :bigint, from: :integer`)

@@ -46,6 +46,107 @@ defmodule Ecto.Adapters.LibSql.TableSql do
     end
   end
 
+  ## Rebuilds (see DDL.execute_ddl/1, :rebuild_table)
+
+  @table_constraints ~w(CONSTRAINT PRIMARY UNIQUE CHECK FOREIGN)
+
+  @doc "The names of the table's columns, in order."
+  @spec column_names(String.t()) :: [String.t()]
+  def column_names(sql), do: for({name, _, _} <- columns(sql), do: name)
+
+  @doc "`sql` with column `name`'s definition replaced by `definition`."
+  @spec replace_column(String.t(), String.t(), iodata()) :: String.t()
+  def replace_column(sql, name, definition) do
+    {_, start, stop} = column!(sql, name)
+    splice(sql, start, stop, definition)
+  end
+
+  @doc "`sql` without column `name` (and its comma)."
+  @spec remove_column(String.t(), String.t()) :: String.t()
+  def remove_column(sql, name) do
+    {_, start, stop} = column!(sql, name)
+    rest = binary_part(sql, stop, byte_size(sql) - stop)
+    before = sql |> binary_part(0, start) |> String.trim_trailing()
+
+    if String.ends_with?(before, ",") do
+      binary_part(before, 0, byte_size(before) - 1) <> rest
+    else
+      # The first item: the comma after it goes.
+      before <> String.replace(rest, ~r/^\s*,\s*/, " ", global: false)
+    end
+  end
+
+  @doc "`sql` with a column `definition` added after its last column."
+  @spec add_column(String.t(), iodata()) :: String.t()
+  def add_column(sql, definition) do
+    stop =
+      case columns(sql) do
+        [] -> raise ArgumentError, "cannot read the table's definition: #{inspect(sql)}"
+        columns -> columns |> List.last() |> elem(2)
+      end
+
+    splice(sql, stop, stop, [", " | definition])
+  end
+
+  @doc "`sql` creating the table under `quoted_name` (quoted, maybe with its schema) instead."
+  @spec rename(String.t(), iodata()) :: String.t()
+  def rename(sql, quoted_name) do
+    {_, _, start, stop, _} =
+      sql
+      |> tokens()
+      |> Enum.take_while(&(not match?({:open, _, _, _, 0}, &1)))
+      |> Enum.filter(&(elem(&1, 0) in [:word, :quoted]))
+      |> List.last()
+
+    splice(sql, start, stop, quoted_name)
+  end
+
+  @doc "`sql` with its `REFERENCES from` clauses pointing at table `to`."
+  @spec retarget_references(String.t(), String.t(), String.t()) :: String.t()
+  def retarget_references(sql, from, to) do
+    sql
+    |> tokens()
+    |> Enum.chunk_every(2, 1, :discard)
+    |> Enum.filter(fn
+      [{:word, word, _, _, _}, target] ->
+        String.upcase(word) == "REFERENCES" and String.downcase(identifier(target) || "") == String.downcase(from)
+
+      _ ->
+        false
+    end)
+    |> Enum.reverse()
+    |> Enum.reduce(sql, fn [_, {_, _, start, stop, _}], sql -> splice(sql, start, stop, Quoting.quote_name(to)) end)
+  end
+
+  defp column!(sql, name) do
+    Enum.find(columns(sql), fn {column, _, _} -> String.downcase(column) == String.downcase(name) end) ||
+      raise ArgumentError, "the table has no column named #{inspect(name)}"
+  end
+
+  # Column definitions as {name, start, stop}: the column list's items
+  # (split at its own commas) that do not start a table constraint.
+  defp columns(sql) do
+    sql
+    |> tokens()
+    |> Enum.drop_while(&(not match?({:open, _, _, _, 0}, &1)))
+    |> Enum.drop(1)
+    |> Enum.take_while(&(not match?({:close, _, _, _, 0}, &1)))
+    |> Enum.chunk_by(&match?({:comma, _, _, _, 1}, &1))
+    |> Enum.reject(&match?([{:comma, _, _, _, 1} | _], &1))
+    |> Enum.flat_map(fn [first | _] = item ->
+      if column_start?(first),
+        do: [{identifier(first), elem(first, 2), item |> List.last() |> elem(3)}],
+        else: []
+    end)
+  end
+
+  defp column_start?({:word, word, _, _, _}), do: String.upcase(word) not in @table_constraints
+  defp column_start?({:quoted, _, _, _, _}), do: true
+  defp column_start?(_token), do: false
+
+  defp splice(sql, start, stop, insert),
+    do: IO.iodata_to_binary([binary_part(sql, 0, start), insert, binary_part(sql, stop, byte_size(sql) - stop)])
+
   ## Scanning
 
   # Tokens at any depth: {kind, text, start, stop, depth}, with kind
