@@ -98,9 +98,6 @@ excludes = [
   # SQLite has no JSON column type: a schemaless select of a JSON column
   # returns the stored text, with no type to decode it by.
   :map_type_schemaless,
-  # SQLite serializes writers itself; the adapter takes no migration lock,
-  # so a too-small pool cannot deadlock on one.
-  :lock_for_migrations,
   # A prefix is an ATTACHed database, and ATTACH belongs to the one
   # connection that ran it: other pooled connections do not see it.
   :prefix,

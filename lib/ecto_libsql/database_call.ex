@@ -4,11 +4,16 @@ defmodule EctoLibSql.DatabaseCall do
   # like a query, so that it runs once (not once per connection) with
   # DBConnection's timeouts: a replication call (sync, sync_until,
   # replication_index), or `:database`, which answers the shared database
-  # handle itself (EctoLibSql.Maintenance works on a connection of its own).
+  # handle itself (EctoLibSql.Maintenance works on a connection of its own),
+  # or the migration lock taken or released by the pooled connection that
+  # runs it (`:lock_migrations`, `:unlock_migrations`).
 
   defstruct [:call, args: []]
 
-  @type t :: %__MODULE__{call: :sync | :sync_until | :replication_index | :database, args: list()}
+  @type t :: %__MODULE__{
+          call: :sync | :sync_until | :replication_index | :database | :lock_migrations | :unlock_migrations,
+          args: list()
+        }
 
   @doc false
   # The database `pool` shares (a pooled connection is borrowed only for

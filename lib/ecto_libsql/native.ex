@@ -514,6 +514,35 @@ defmodule EctoLibSql.Native do
   end
 
   @doc """
+  Takes an exclusive advisory lock on the file at `path` (created if
+  missing) for this connection, waiting while another connection or OS
+  process holds it (the wait happens on the connection's thread, and ends
+  with a timeout error after `:timeout` ms, default `:infinity`). The lock
+  is the operating system's, so it is released when the holding OS process
+  dies; otherwise by `unlock_file/1` or when the connection closes. Never
+  point it at a database file: closing the lock file would drop SQLite's
+  own locks on it.
+  """
+  @spec lock_file(conn(), Path.t(), keyword()) :: :ok | error()
+  def lock_file(conn, path, opts \\ []) when is_binary(path) do
+    case Job.run_ok(conn, Keyword.get(opts, :timeout, :infinity), &Nif.lock_file(&1, conn, path)) do
+      {:error, %Error{code: :timeout}} = timeout ->
+        # The lock may have come free as the wait was abandoned: the
+        # connection's thread runs this release after that wait, whatever
+        # it ended with.
+        _ = unlock_file(conn)
+        timeout
+
+      other ->
+        other
+    end
+  end
+
+  @doc "Releases the connection's file lock (`lock_file/3`); `:ok` when it holds none."
+  @spec unlock_file(conn()) :: :ok | error()
+  def unlock_file(conn), do: Job.run_ok(conn, @timeout, &Nif.unlock_file(&1, conn))
+
+  @doc """
   Makes the connection clean for its next user: open cursors closed, any
   open transaction rolled back.
   """

@@ -81,6 +81,8 @@ defmodule EctoLibSql.Nif do
   def interrupt(_conn), do: not_loaded()
   def abandon(_handle, _seq), do: not_loaded()
   def set_busy_timeout(_tag, _conn, _ms), do: not_loaded()
+  def lock_file(_tag, _conn, _path), do: not_loaded()
+  def unlock_file(_tag, _conn), do: not_loaded()
   def reset(_tag, _conn), do: not_loaded()
   def ping(_tag, _conn), do: not_loaded()
   def counters(_tag, _conn), do: not_loaded()

@@ -135,6 +135,14 @@ defmodule EctoLibSql.Protocol do
     end
   end
 
+  defp migration_lock_path(%{mode: :local, label: path}) when is_binary(path) and path != ":memory:",
+    do: Path.expand(path) <> "-migrations.lock"
+
+  defp migration_lock_path(_state), do: nil
+
+  defp file_lock_reply(:ok, query, state), do: {:ok, query, :ok, state}
+  defp file_lock_reply({:error, err}, _query, state), do: error(err, state)
+
   defp log_if_slow({threshold, with_params}, duration, sql, params) when duration >= threshold do
     ms = System.convert_time_unit(duration, :native, :microsecond) / 1000
     suffix = if with_params, do: " parameters: #{inspect(params)}", else: ""
@@ -368,6 +376,19 @@ defmodule EctoLibSql.Protocol do
   @impl true
   def handle_execute(%EctoLibSql.DatabaseCall{call: :database} = query, _params, _opts, state),
     do: {:ok, query, state.database, state}
+
+  # The migration lock (Ecto.Adapters.LibSql.lock_for_migrations/3): an OS
+  # lock on a file beside a local database file. A :memory: database or a
+  # remote server has no file to lock beside.
+  def handle_execute(%EctoLibSql.DatabaseCall{call: :lock_migrations} = query, _params, _opts, state) do
+    case migration_lock_path(state) do
+      nil -> {:ok, query, :ok, state}
+      path -> file_lock_reply(Native.lock_file(state.conn, path), query, state)
+    end
+  end
+
+  def handle_execute(%EctoLibSql.DatabaseCall{call: :unlock_migrations} = query, _params, _opts, state),
+    do: file_lock_reply(Native.unlock_file(state.conn), query, state)
 
   def handle_execute(%EctoLibSql.DatabaseCall{call: call, args: args} = query, _params, opts, state) do
     started = System.monotonic_time()

@@ -546,12 +546,52 @@ defmodule Ecto.Adapters.LibSql do
   end
 
   @impl Ecto.Adapter.Migration
-  def lock_for_migrations(_meta, _opts, fun) do
-    # SQLite serializes writers itself, and Ecto's migrator runs each
-    # migration from its own process: holding a write lock here would make
-    # those processes wait on us. Versions are recorded inside each
-    # migration's transaction, so two migrators cannot both record one.
-    fun.()
+  def lock_for_migrations(meta, _opts, fun) do
+    # Like the other SQL adapters, one pooled connection holds the lock
+    # while the migrations run on others (the migrator runs each in a
+    # process of its own): with a pool of one they would wait for ever.
+    if Keyword.fetch(meta.opts, :pool_size) == {:ok, 1} do
+      Ecto.Adapters.SQL.raise_migration_pool_size_error()
+    end
+
+    # Two migrators of one database file (two nodes booting, a release's
+    # migrate command next to the running app) take turns: the lock is the
+    # operating system's lock on a file beside the database, so it spans OS
+    # processes and is released if its holder dies. (A :memory: database
+    # belongs to this VM, and a remote server orders its own writers: the
+    # connection takes no lock for them.)
+    if meta.opts[:pool] == DBConnection.Ownership do
+      # The test sandbox (an ownership pool) lends one connection to its owner and the
+      # processes it spawns, and the migrator runs each migration in a
+      # spawned process: holding that connection for the lock would leave
+      # them none. A sandboxed database has one migrator anyway.
+      fun.()
+    else
+      with_migration_lock(meta, fun)
+    end
+  end
+
+  defp with_migration_lock(meta, fun) do
+    DBConnection.run(
+      meta.pid,
+      fn conn ->
+        lock_call!(conn, :lock_migrations)
+
+        try do
+          fun.()
+        after
+          lock_call!(conn, :unlock_migrations)
+        end
+      end,
+      timeout: :infinity
+    )
+  end
+
+  defp lock_call!(conn, call) do
+    case DBConnection.execute(conn, %EctoLibSql.DatabaseCall{call: call}, [], timeout: :infinity) do
+      {:ok, _call, :ok} -> :ok
+      {:error, error} -> raise error
+    end
   end
 
   ## Storage

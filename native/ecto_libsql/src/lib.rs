@@ -28,6 +28,7 @@ mod nif {
     pub mod cursor;
     pub mod database;
     pub mod exec;
+    pub mod file_lock;
     pub mod runtime;
     pub mod sandbox;
     pub mod statement;

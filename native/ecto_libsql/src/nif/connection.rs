@@ -50,6 +50,8 @@ pub struct ConnInner {
     /// How long the current job waited for the write gate, if it took it
     /// (reported by the traced calls for telemetry).
     gate_wait: Option<Duration>,
+    /// An advisory file lock this connection holds (see `file_lock`).
+    pub file_lock: Option<std::fs::File>,
 }
 
 /// SQLITE_CONSTRAINT_FOREIGNKEY.
@@ -289,6 +291,7 @@ impl ConnInner {
         self.statements.clear();
         self.cache.clear();
         self.gate = None;
+        self.file_lock = None;
     }
 }
 
@@ -377,6 +380,7 @@ fn open_connection(db: &ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<C
         watch: Default::default(),
         counters: db.stats.register(),
         gate_wait: None,
+        file_lock: None,
     })
 }
 
