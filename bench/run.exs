@@ -10,7 +10,12 @@
 # dependencies) has no Ecto, so it skips W1-W5 and measures W6 through
 # EctoLibSql.Native. W7 comes from the crate's `floor` example in both.
 #
-# Environment: BENCH_REPS (default 5), BENCH_W5_SECONDS (default 5),
+# W1-W4 and W6 run on benchee (BENCH_SECONDS per workload and system,
+# default 5, after one untimed warm-up); W5 is a fixed-duration loop of 16
+# concurrent processes, which benchee (one function, timed per call) cannot
+# express: it is timed by hand, BENCH_REPS times.
+#
+# Environment: BENCH_SECONDS (default 5), BENCH_REPS (W5, default 5), BENCH_W5_SECONDS (default 5),
 # BENCH_SKIP_FLOOR=1 (do not build and run the W7 example), BENCH_ONLY
 # (comma-separated workload ids, e.g. "W1,W6").
 
@@ -47,19 +52,27 @@ defmodule Bench.Common do
     "median #{fmt(m)} #{u}, best #{fmt(b)}#{extra}"
   end
 
-  # Runs `fun` once to warm up, then `reps` times; `setup` runs untimed
-  # before each. Returns throughput (`ops` per second) or µs per op.
+  # Benchee runs `fun` (one whole workload: thousands of calls, or one
+  # bulk operation) after one untimed warm-up, for `ctx.seconds`; `setup`
+  # runs untimed before each run. Returns the median and best run as
+  # throughput (`ops` per second) or µs per op.
   def measure(ctx, ops, unit, fun, setup \\ fn -> :ok end) do
     setup.()
     fun.()
 
-    times =
-      for _ <- 1..ctx.reps do
-        setup.()
-        :erlang.garbage_collect()
-        {us, _} = :timer.tc(fun)
-        us
-      end
+    suite =
+      Benchee.run(
+        %{"run" => {fn -> fun.() end, before_each: fn input -> untimed(setup, input) end}},
+        warmup: 0,
+        time: ctx.seconds,
+        memory_time: 0,
+        formatters: [],
+        print: [benchmarking: false, configuration: false, fast_warning: false]
+      )
+
+    [scenario] = suite.scenarios
+    # Benchee's samples are nanoseconds per run.
+    times = Enum.map(scenario.run_time_data.samples, &(&1 / 1000))
 
     values =
       case unit do
@@ -69,7 +82,21 @@ defmodule Bench.Common do
 
     sorted = Enum.sort(values)
     best = if unit == "µs/op", do: hd(sorted), else: List.last(sorted)
-    %{median: Enum.at(sorted, div(length(sorted), 2)), best: best, unit: unit, samples: values}
+    %{median: median(sorted), best: best, unit: unit, samples: values}
+  end
+
+  defp untimed(setup, input) do
+    setup.()
+    :erlang.garbage_collect()
+    input
+  end
+
+  defp median(sorted) do
+    n = length(sorted)
+
+    if rem(n, 2) == 1,
+      do: Enum.at(sorted, div(n, 2)),
+      else: (Enum.at(sorted, div(n, 2) - 1) + Enum.at(sorted, div(n, 2))) / 2
   end
 
   def random_ids(n, max), do: for(_ <- 1..n, do: :rand.uniform(max))
@@ -114,6 +141,44 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     @bulk_rows 100_000
     @chunk 1_000
 
+    # Runs `fun` (returning [{key, result}]) under :erlang.system_monitor
+    # long_schedule (10 ms), and adds the count to each result.
+    defp with_long_schedules(fun) do
+      parent = self()
+
+      monitor =
+        spawn_link(fn ->
+          :erlang.system_monitor(self(), [{:long_schedule, 10}])
+          send(parent, {:monitoring, self()})
+          count_long_schedules(parent, 0)
+        end)
+
+      receive do
+        {:monitoring, ^monitor} -> :ok
+      end
+
+      results = fun.()
+      send(monitor, :stop)
+
+      count =
+        receive do
+          {:long_schedules, ^monitor, count} -> count
+        end
+
+      for {key, r} <- results, do: {key, Map.put(r, :long_schedules, count)}
+    end
+
+    defp count_long_schedules(parent, count) do
+      receive do
+        {:monitor, _pid_or_port, :long_schedule, _info} ->
+          count_long_schedules(parent, count + 1)
+
+        :stop ->
+          :erlang.system_monitor(:undefined)
+          send(parent, {:long_schedules, self(), count})
+      end
+    end
+
     def run_system(ctx, name, repo) do
       dir = Path.join(ctx.tmp, name)
       File.mkdir_p!(dir)
@@ -127,7 +192,11 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
       ]
       |> Enum.filter(fn {id, _} -> wanted?(ctx, id) end)
       |> Enum.flat_map(fn {id, fun} ->
-        results = fun.(ctx, repo, Path.join(dir, "#{String.downcase(id)}.db"))
+        run = fn -> fun.(ctx, repo, Path.join(dir, "#{String.downcase(id)}.db")) end
+        # The concurrency model's check (issue: no scheduler waits): how
+        # many times a process kept a scheduler for 10 ms or more while the
+        # point-read workloads ran.
+        results = if id in ["W1", "W5"], do: with_long_schedules(run), else: run.()
         Enum.each(results, fn {key, r} -> IO.puts("#{key}: #{describe(r)}") end)
         results
       end)
@@ -464,11 +533,17 @@ defmodule Bench do
     full? = Code.ensure_loaded?(Bench.Full)
     systems = if full?, do: [{"ecto_libsql", Bench.LibSqlRepo}] ++ comparison(), else: []
 
+    unless Code.ensure_loaded?(Benchee) do
+      IO.puts("benchee is not available: run bench/run (MIX_ENV=bench), which fetches it")
+      System.halt(1)
+    end
+
     IO.puts("# EctoLibSql benchmark")
+    IO.puts("load average before: #{load_average()}")
 
     IO.puts(
       "SQLite (libSQL) #{Native.sqlite_version()}; #{System.schedulers_online()} schedulers; " <>
-        "Elixir #{System.version()}, OTP #{System.otp_release()}; reps=#{reps}; " <>
+        "Elixir #{System.version()}, OTP #{System.otp_release()}; benchee #{env_int("BENCH_SECONDS", 5)} s per workload; W5 reps=#{reps}; " <>
         "#{if full?, do: "full", else: "core"} mode"
     )
 
@@ -488,7 +563,7 @@ defmodule Bench do
 
     floor = if System.get_env("BENCH_SKIP_FLOOR") in [nil, ""], do: native_floor(reps), else: %{}
 
-    ctx = %{reps: reps, tmp: tmp, only: only}
+    ctx = %{reps: reps, seconds: env_int("BENCH_SECONDS", 5), tmp: tmp, only: only}
 
     results =
       for {name, repo} <- systems, into: %{} do
@@ -499,6 +574,7 @@ defmodule Bench do
 
     core = if wanted?(ctx, "W6"), do: w6_core(ctx), else: %{}
     table(results, core, floor, length(systems) > 1)
+    IO.puts("\nload average after: #{load_average()}")
     File.rm_rf!(tmp)
   end
 
@@ -597,6 +673,15 @@ defmodule Bench do
 
   ## The table
 
+  # 1, 5 and 15 minute load averages: figures from a busy machine are not
+  # comparable with a quiet one's.
+  defp load_average do
+    case File.read("/proc/loadavg") do
+      {:ok, text} -> text |> String.split() |> Enum.take(3) |> Enum.join(" ")
+      {:error, _} -> "unknown"
+    end
+  end
+
   defp table(results, core, floor, compare?) do
     ours = Map.get(results, "ecto_libsql", %{})
     theirs = Map.get(results, "ecto_sqlite3", %{})
@@ -664,7 +749,12 @@ defmodule Bench do
   defp cost(r, w7), do: "#{fmt(w7 / r.median)}x"
 
   defp notes(r, other) do
-    [note(r, ""), other && note(other, "ecto_sqlite3 ")]
+    [
+      note(r, ""),
+      long_schedules(r, ""),
+      other && note(other, "ecto_sqlite3 "),
+      other && long_schedules(other, "ecto_sqlite3 ")
+    ]
     |> Enum.reject(&(&1 in [nil, ""]))
     |> Enum.join("; ")
   end
@@ -676,6 +766,9 @@ defmodule Bench do
     do: "#{prefix}peak BEAM +#{beam} MB, VmHWM +#{rss} MB"
 
   defp note(_, _), do: ""
+
+  defp long_schedules(%{long_schedules: n}, prefix), do: "#{prefix}long schedules (>= 10 ms): #{n}"
+  defp long_schedules(_, _), do: ""
 end
 
 Bench.main()

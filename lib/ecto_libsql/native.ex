@@ -513,6 +513,38 @@ defmodule EctoLibSql.Native do
     e in ArgumentError -> error(:misuse, Exception.message(e))
   end
 
+  # Documents up to this size convert on the caller's scheduler (well
+  # under a millisecond); larger ones on a dirty CPU scheduler.
+  @small_json 64 * 1024
+
+  @doc """
+  JSON text as SQLite's JSONB (the binary form `jsonb()` returns, which
+  every SQLite JSON function reads): how `map_type: :binary` stores maps.
+  Invalid JSON is a `:misuse` error.
+  """
+  @spec json_to_jsonb(iodata()) :: {:ok, binary()} | error()
+  def json_to_jsonb(text) do
+    text = IO.iodata_to_binary(text)
+    if byte_size(text) <= @small_json, do: Nif.json_to_jsonb(text), else: Nif.json_to_jsonb_dirty(text)
+  end
+
+  @doc """
+  JSONB (`json_to_jsonb/1`, or SQLite's `jsonb()`) as JSON text; bytes
+  that are not one well-formed JSONB element are a `:misuse` error.
+  """
+  @spec jsonb_to_json(binary()) :: {:ok, String.t()} | error()
+  def jsonb_to_json(bytes) when is_binary(bytes) do
+    if byte_size(bytes) <= @small_json, do: Nif.jsonb_to_json(bytes), else: Nif.jsonb_to_json_dirty(bytes)
+  end
+
+  @doc """
+  Whether `bytes` start like a JSONB object or array. JSON text (which
+  starts with `{` or `[`) never passes `jsonb_to_json/1`'s checks, so a
+  stored map can be read whichever form it was written in.
+  """
+  @spec jsonb_container?(binary()) :: boolean()
+  def jsonb_container?(bytes) when is_binary(bytes), do: Nif.jsonb_container(bytes)
+
   @doc """
   Takes an exclusive advisory lock on the file at `path` (created if
   missing) for this connection, waiting while another connection or OS

@@ -9,7 +9,8 @@ defmodule EctoLibSql.Types do
       `:uuid_type` (`Ecto.UUID` and `:uuid` fields), as in ecto_sqlite3:
       `:string` (default, 36-character text) or `:binary` (16-byte BLOB)
     * `{:json_map, json}` / `{:json_array, json}` - `:map_type` /
-      `:array_type`: `:string` (default, TEXT) or `:binary` (BLOB)
+      `:array_type`: `:string` (default, JSON text) or `:binary` (SQLite's
+      JSONB, a BLOB that SQLite's JSON functions read as they read text)
     * `{:datetime, NaiveDateTime | DateTime}` - `:datetime_type`:
       `:iso8601` (default, `2024-01-02T03:04:05.000006`, `Z` for UTC) or
       `:text_datetime` (`2024-01-02 03:04:05.000006`); and
@@ -98,7 +99,28 @@ defmodule EctoLibSql.Types do
   defp uuid(raw, :string), do: uuid_string(raw)
 
   defp json(json, :string), do: IO.iodata_to_binary(json)
-  defp json(json, :binary), do: {:blob, IO.iodata_to_binary(json)}
+
+  defp json(json, :binary) do
+    case EctoLibSql.Native.json_to_jsonb(json) do
+      {:ok, jsonb} -> {:blob, jsonb}
+      {:error, error} -> raise ArgumentError, "cannot store a map or array as JSONB: #{Exception.message(error)}"
+    end
+  end
+
+  @doc """
+  A stored map or array as JSON text, whether it was stored as JSON text
+  (TEXT, or a BLOB written by ecto_sqlite3's `map_type: :binary`) or as
+  SQLite's JSONB (this driver's `map_type: :binary`).
+  """
+  @spec json_text(binary()) :: binary()
+  def json_text(stored) when is_binary(stored) do
+    with true <- EctoLibSql.Native.jsonb_container?(stored),
+         {:ok, text} <- EctoLibSql.Native.jsonb_to_json(stored) do
+      text
+    else
+      _ -> stored
+    end
+  end
 
   @doc """
   A datetime as stored text. With `precision` `:microsecond` (the default)

@@ -137,6 +137,25 @@ defmodule Ecto.Adapters.LibSqlTest do
       assert {id, meta, at} == {"blob", "blob", "2024-01-02 03:04:05.123456"}
     end
 
+    test "map_type: :binary stores SQLite's JSONB, which SQLite's JSON functions read" do
+      meta = %{"a" => [1, 2.5, %{"b" => nil}], "q" => "say \"hi\"\n", "t" => true, "é" => -7}
+      item = BinaryRepo.insert!(%Item{meta: meta})
+
+      %{rows: [[json, a1, quote, valid]]} =
+        BinaryRepo.query!("SELECT json(meta), meta ->> '$.a[1]', meta ->> '$.q', json_valid(meta, 8) FROM items")
+
+      assert {Jason.decode!(json), a1, quote, valid} == {meta, 2.5, "say \"hi\"\n", 1}
+      assert BinaryRepo.get!(Item, item.id).meta == meta
+      assert [meta] == BinaryRepo.all(from(i in "items", select: type(i.meta, :map)))
+
+      # JSONB written by SQLite itself, and JSON text in a BLOB (what
+      # ecto_sqlite3's map_type: :binary writes), load too.
+      BinaryRepo.query!("UPDATE items SET meta = jsonb('{\"x\": [1e2, \"\\u00e9\\t\"], \"y\": {}}')")
+      assert BinaryRepo.get!(Item, item.id).meta == %{"x" => [100.0, "é\t"], "y" => %{}}
+      BinaryRepo.query!("UPDATE items SET meta = CAST('{\"ab\":1}' AS BLOB)")
+      assert BinaryRepo.get!(Item, item.id).meta == %{"ab" => 1}
+    end
+
     test "migrations declare the column types the Repo's type options store" do
       declared = fn repo ->
         %{rows: rows} =

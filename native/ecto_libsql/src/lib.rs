@@ -1,8 +1,8 @@
 //! The Rust core of EctoLibSql: libSQL connections, statements and cursors
 //! as BEAM resources, with a per-connection statement cache. The NIF
 //! functions are thin shells; the rules live in plain modules (`cache`,
-//! `control`, `error`, `gate`, `handback`, `panics`, `params`, `slots`,
-//! `sql`) with their own tests.
+//! `control`, `error`, `gate`, `handback`, `jsonb`, `panics`, `params`,
+//! `slots`, `sql`) with their own tests.
 //!
 //! The NIF shells call the BEAM's `enif_*` API, which exists only inside a
 //! running VM: a test binary that links them cannot even start. So `cargo
@@ -14,6 +14,7 @@ pub mod control;
 pub mod error;
 pub mod gate;
 pub mod handback;
+pub mod jsonb;
 pub mod panics;
 pub mod params;
 pub mod slots;
@@ -29,6 +30,7 @@ mod nif {
     pub mod database;
     pub mod exec;
     pub mod file_lock;
+    pub mod json;
     pub mod runtime;
     pub mod sandbox;
     pub mod statement;

@@ -72,7 +72,10 @@ defmodule Ecto.Adapters.LibSql.Codec do
   def load_uuid(_), do: :error
 
   def load_json(nil), do: {:ok, nil}
-  def load_json(text) when is_binary(text), do: Ecto.Adapters.LibSql.JSON.decode(text)
+
+  def load_json(stored) when is_binary(stored),
+    do: stored |> EctoLibSql.Types.json_text() |> Ecto.Adapters.LibSql.JSON.decode()
+
   def load_json(other) when is_map(other) or is_list(other), do: {:ok, other}
   def load_json(_), do: :error
 
