@@ -146,11 +146,13 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     defp with_long_schedules(fun) do
       parent = self()
 
+      started = System.monotonic_time(:millisecond)
+
       monitor =
         spawn_link(fn ->
           :erlang.system_monitor(self(), [{:long_schedule, 10}])
           send(parent, {:monitoring, self()})
-          count_long_schedules(parent, 0)
+          count_long_schedules(parent, 0, started)
         end)
 
       receive do
@@ -168,10 +170,12 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
       for {key, r} <- results, do: {key, Map.put(r, :long_schedules, count)}
     end
 
-    defp count_long_schedules(parent, count) do
+    defp count_long_schedules(parent, count, started) do
       receive do
-        {:monitor, _pid_or_port, :long_schedule, _info} ->
-          count_long_schedules(parent, count + 1)
+        {:monitor, _pid_or_port, :long_schedule, info} ->
+          # Where it happened, so that a count can be traced to its cause.
+          IO.puts("long schedule at #{System.monotonic_time(:millisecond) - started} ms: #{inspect(info)}")
+          count_long_schedules(parent, count + 1, started)
 
         :stop ->
           :erlang.system_monitor(:undefined)

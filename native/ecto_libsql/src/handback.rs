@@ -5,7 +5,7 @@
 //! message. Whoever gives up the watch first decides: the worker (the
 //! reply is kept for the call) or the call (the reply is sent).
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,11 @@ pub struct Handback<T> {
     watched: Line<AtomicU64>,
     reply: Mutex<Option<(u64, T)>>,
     skip: AtomicU32,
+    /// Whether the worker is spinning for its next job: only then does it
+    /// pick a job up within nanoseconds. A busy worker (jobs queued before)
+    /// or a sleeping one (a thread wake-up away) would not answer within a
+    /// watch, which would only keep the scheduler from other processes.
+    worker_awake: AtomicBool,
 }
 
 #[repr(align(128))]
@@ -41,14 +46,24 @@ impl<T> Default for Handback<T> {
             watched: Line(AtomicU64::new(0)),
             reply: Mutex::new(None),
             skip: AtomicU32::new(0),
+            worker_awake: AtomicBool::new(false),
         }
     }
 }
 
 impl<T> Handback<T> {
-    /// Claims the watch for job `seq`; false when another job is watched or
-    /// a recent watch came back empty.
+    /// The worker says whether it is spinning for its next job.
+    pub fn worker_awake(&self, awake: bool) {
+        self.worker_awake.store(awake, Ordering::SeqCst);
+    }
+
+    /// Claims the watch for job `seq`; false when the worker is not waiting
+    /// awake for a job, another job is watched, or a recent watch came back
+    /// empty.
     pub fn claim(&self, seq: u64) -> bool {
+        if !self.worker_awake.load(Ordering::SeqCst) {
+            return false;
+        }
         let skip = self.skip.load(Ordering::Relaxed);
         if skip > 0 {
             self.skip.store(skip - 1, Ordering::Relaxed);
@@ -138,6 +153,7 @@ mod tests {
     fn a_reply_ready_within_the_watch_goes_back_to_the_watcher_and_is_not_sent() {
         let control = Control::new(None);
         let handback = Handback::default();
+        handback.worker_awake(true);
         let seq = control.next_seq();
         assert!(handback.claim(seq));
         assert_eq!(finish(&control, &handback, seq), None);
@@ -148,6 +164,7 @@ mod tests {
     fn a_watcher_that_gave_up_leaves_the_reply_to_the_mailbox_and_skips_the_next_watches() {
         let control = Control::new(None);
         let handback = Handback::default();
+        handback.worker_awake(true);
         let seq = control.next_seq();
         assert!(handback.claim(seq));
         assert_eq!(handback.watch(seq), None);
@@ -162,6 +179,11 @@ mod tests {
         let control = Control::new(None);
         let handback: Handback<&'static str> = Handback::default();
         let first = control.next_seq();
+        assert!(
+            !handback.claim(first),
+            "a worker not spinning for jobs is not watched"
+        );
+        handback.worker_awake(true);
         let second = control.next_seq();
         assert!(handback.claim(first));
         assert!(!handback.claim(second));
@@ -181,8 +203,12 @@ mod tests {
             let handback = handback.clone();
             std::thread::spawn(move || loop {
                 // Spins for its next job, as the connection's worker does.
+                handback.worker_awake(true);
                 let seq = match queue.try_recv() {
-                    Ok(seq) => seq,
+                    Ok(seq) => {
+                        handback.worker_awake(false);
+                        seq
+                    }
                     Err(std::sync::mpsc::TryRecvError::Empty) => {
                         std::hint::spin_loop();
                         continue;

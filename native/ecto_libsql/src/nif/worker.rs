@@ -240,18 +240,60 @@ impl Worker {
 /// wake-ups (here and in the VM) that dominate a point read's cost.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
-fn next_job(receiver: &Receiver<Job>) -> Option<Job> {
-    let started = std::time::Instant::now();
-    loop {
-        match receiver.try_recv() {
-            Ok(job) => return Some(job),
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => return None,
-            Err(std::sync::mpsc::TryRecvError::Empty) if started.elapsed() < SPIN => {
-                std::hint::spin_loop()
+/// Workers spinning for their next job now. A spinning worker takes a
+/// whole core from the schedulers, so only half the cores (at least one)
+/// may: under load (more connections busy than cores) the others sleep at
+/// once, where spinning would only slow the callers down.
+static SPINNING: AtomicUsize = AtomicUsize::new(0);
+
+static MAX_SPINNING: once_cell::sync::Lazy<usize> = once_cell::sync::Lazy::new(|| {
+    (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1)
+});
+
+/// A place among the spinning workers, given back when dropped.
+struct Spinning;
+
+impl Spinning {
+    fn take() -> Option<Spinning> {
+        SPINNING
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < *MAX_SPINNING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Spinning)
+    }
+}
+
+impl Drop for Spinning {
+    fn drop(&mut self) {
+        SPINNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn next_job(receiver: &Receiver<Job>, handback: &Handback<Outgoing>) -> Option<Job> {
+    use std::sync::mpsc::TryRecvError;
+    match receiver.try_recv() {
+        Ok(job) => return Some(job),
+        Err(TryRecvError::Disconnected) => return None,
+        Err(TryRecvError::Empty) => {}
+    }
+    if let Some(_spinning) = Spinning::take() {
+        handback.worker_awake(true);
+        let started = std::time::Instant::now();
+        let found = loop {
+            match receiver.try_recv() {
+                Ok(job) => break Some(Some(job)),
+                Err(TryRecvError::Disconnected) => break Some(None),
+                Err(TryRecvError::Empty) if started.elapsed() < SPIN => std::hint::spin_loop(),
+                Err(TryRecvError::Empty) => break None,
             }
-            Err(std::sync::mpsc::TryRecvError::Empty) => return receiver.recv().ok(),
+        };
+        handback.worker_awake(false);
+        if let Some(found) = found {
+            return found;
         }
     }
+    receiver.recv().ok()
 }
 
 /// Worker threads alive now: each ends after its connection is closed or
@@ -283,7 +325,7 @@ fn connection_threads() -> usize {
 fn run(receiver: Receiver<Job>, control: Arc<Control>, handback: Arc<Handback<Outgoing>>) {
     let _alive = Alive::new();
     let mut slot: Slot = None;
-    while let Some(job) = next_job(&receiver) {
+    while let Some(job) = next_job(&receiver, &handback) {
         control.start(job.seq);
         let ctx = Ctx {
             seq: job.seq,
@@ -371,10 +413,20 @@ pub fn handed_over<'a>(env: Env<'a>, posted: Result<impl Into<Posted>>) -> Term<
         Ok(Posted {
             seq,
             watch: Some(handback),
-        }) => match handback.watch(seq) {
-            Some(outgoing) => outgoing.into_term(env),
-            None => seq.encode(env),
-        },
+        }) => {
+            let started = std::time::Instant::now();
+            let watched = handback.watch(seq);
+            // The time watched counts against the caller's timeslice (1% per
+            // 10 µs of its 1 ms): a process whose replies keep coming back
+            // this way never waits in `receive`, and would otherwise hold
+            // its scheduler far past its turn.
+            let percent = (started.elapsed().as_micros() / 10).clamp(1, 100) as i32;
+            rustler::schedule::consume_timeslice(env, percent);
+            match watched {
+                Some(outgoing) => outgoing.into_term(env),
+                None => seq.encode(env),
+            }
+        }
         Ok(Posted { seq, watch: None }) => seq.encode(env),
         Err(err) => reply(env, Err(err)),
     }
