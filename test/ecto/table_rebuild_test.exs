@@ -154,3 +154,37 @@ defmodule Ecto.Adapters.LibSql.TableRebuildTest do
     assert rows("SELECT title, editor_code FROM books ORDER BY title") == [["a", "bob"], ["b", "ann"]]
   end
 end
+
+defmodule Ecto.Adapters.LibSql.TableSqlRebuildTest do
+  use ExUnit.Case, async: true
+
+  alias Ecto.Adapters.LibSql.TableSql
+
+  @sql ~s|CREATE TABLE "t" ("id" INTEGER PRIMARY KEY, -- the key, (really)\n| <>
+         ~s|"a,b" TEXT DEFAULT ('x,y'), n NUMERIC(10, 2), [p] INTEGER REFERENCES "Parent"(id), | <>
+         ~s|CONSTRAINT c CHECK (n > 0), FOREIGN KEY (p) REFERENCES parent (id))|
+
+  test "columns are found past quotes, strings, comments and nested parentheses" do
+    assert TableSql.column_names(@sql) == ["id", "a,b", "n", "p"]
+  end
+
+  test "a column is replaced, removed or added, and table constraints stay" do
+    assert TableSql.replace_column(@sql, "N", ~s|"n" REAL|) =~ ~s|, "n" REAL, [p]|
+    removed = TableSql.remove_column(@sql, "a,b")
+    assert TableSql.column_names(removed) == ["id", "n", "p"]
+    assert removed =~ "CONSTRAINT c CHECK (n > 0)"
+    first_removed = TableSql.remove_column(@sql, "id")
+    assert TableSql.column_names(first_removed) == ["a,b", "n", "p"]
+    added = TableSql.add_column(@sql, ~s|"z" TEXT|)
+    assert TableSql.column_names(added) == ["id", "a,b", "n", "p", "z"]
+    assert added =~ ~s|REFERENCES "Parent"(id), "z" TEXT, CONSTRAINT c|
+    assert_raise ArgumentError, ~r/no column named "nope"/, fn -> TableSql.replace_column(@sql, "nope", "x") end
+  end
+
+  test "the table is renamed, and references to a table are retargeted whatever their quoting" do
+    assert TableSql.rename(@sql, ~s|"t2"|) =~ ~r/^CREATE TABLE "t2" \(/
+    retargeted = TableSql.retarget_references(@sql, "parent", "parent_new")
+    assert retargeted =~ ~s|[p] INTEGER REFERENCES "parent_new"(id)|
+    assert retargeted =~ ~s|FOREIGN KEY (p) REFERENCES "parent_new" (id)|
+  end
+end

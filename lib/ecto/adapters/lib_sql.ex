@@ -561,10 +561,10 @@ defmodule Ecto.Adapters.LibSql do
     # belongs to this VM, and a remote server orders its own writers: the
     # connection takes no lock for them.)
     if meta.opts[:pool] == DBConnection.Ownership do
-      # The test sandbox (an ownership pool) lends one connection to its owner and the
-      # processes it spawns, and the migrator runs each migration in a
-      # spawned process: holding that connection for the lock would leave
-      # them none. A sandboxed database has one migrator anyway.
+      # The test sandbox (an ownership pool) lends one connection to its
+      # owner and the processes it spawns, and the migrator runs each
+      # migration in a spawned process: holding that connection for the
+      # lock would leave them none. A sandboxed database has one migrator.
       fun.()
     else
       with_migration_lock(meta, fun)

@@ -196,10 +196,11 @@ defmodule Ecto.Adapters.LibSql.DDL do
   # (a primary key added or changed, a column's reference changed), inside
   # the migration's transaction with foreign keys on. SQLite's documented
   # procedure turns foreign keys off, which a transaction cannot; instead,
-  # once the rows are copied, the tables that reference this one are pointed
-  # at the new table
-  # (their stored statements rewritten), so dropping the old one deletes
-  # nothing they reference; the new table then takes the old one's name,
+  # once the rows are copied, the tables that reference this one are
+  # pointed at the new table (their stored statements rewritten, and the
+  # schema version moved past the one the new table's CREATE gave it), so
+  # dropping the old one deletes nothing they reference; the new table
+  # then takes the old one's name,
   # which points them back (a rename with foreign keys on updates
   # references; `legacy_alter_table` keeps SQLite from re-checking views
   # while the name is briefly free). Indexes and triggers are created
@@ -231,7 +232,7 @@ defmodule Ecto.Adapters.LibSql.DDL do
               "PRAGMA ",
               Quoting.quote_name(schema),
               ".schema_version = ",
-              Integer.to_string(rebuild.schema_version + 1)
+              Integer.to_string(rebuild.schema_version + 2)
             ],
             "PRAGMA writable_schema = OFF"
           ]
@@ -259,8 +260,8 @@ defmodule Ecto.Adapters.LibSql.DDL do
 
     [
       TableSql.rename(sql, Quoting.quote_table(prefix, new)),
-      ["INSERT INTO ", Quoting.quote_table(prefix, new), " (", columns, ") SELECT ", columns, " FROM "]
-      |> Enum.concat([Quoting.quote_table(prefix, table)])
+      ["INSERT INTO ", Quoting.quote_table(prefix, new), " (", columns, ") SELECT ", columns, " FROM "] ++
+        [Quoting.quote_table(prefix, table)]
     ] ++
       retarget ++
       [

@@ -65,14 +65,19 @@ defmodule Ecto.Adapters.LibSql.TableSql do
   @spec remove_column(String.t(), String.t()) :: String.t()
   def remove_column(sql, name) do
     {_, start, stop} = column!(sql, name)
-    rest = binary_part(sql, stop, byte_size(sql) - stop)
-    before = sql |> binary_part(0, start) |> String.trim_trailing()
+    commas = for {:comma, _, at, next, 1} <- tokens(sql), do: {at, next}
 
-    if String.ends_with?(before, ",") do
-      binary_part(before, 0, byte_size(before) - 1) <> rest
-    else
-      # The first item: the comma after it goes.
-      before <> String.replace(rest, ~r/^\s*,\s*/, " ", global: false)
+    # From the comma before it; the first column takes the comma after it.
+    case Enum.filter(commas, fn {_, next} -> next <= start end) do
+      [] ->
+        case Enum.find(commas, fn {at, _} -> at >= stop end) do
+          {_, next} -> splice(sql, start, next, "")
+          nil -> raise ArgumentError, "cannot remove #{inspect(name)}, the table's only column"
+        end
+
+      before ->
+        {at, _} = List.last(before)
+        splice(sql, at, stop, "")
     end
   end
 
