@@ -75,8 +75,17 @@ defmodule EctoLibSql.Job do
              %Error{code: :timeout, message: "the database call did not finish within #{timeout} ms and was stopped"}}
 
           :sent ->
+            # Sent before the abandon: it is in the mailbox. (A job whose
+            # reply could not even be built, a bug, sent nothing.)
             receive do
               {^tag, reply} -> reply
+            after
+              1_000 ->
+                {:error,
+                 %Error{
+                   code: :misuse,
+                   message: "internal error: the database call ended without a reply (please report it)"
+                 }}
             end
         end
     end
