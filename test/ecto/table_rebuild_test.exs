@@ -59,6 +59,7 @@ defmodule Ecto.Adapters.LibSql.TableRebuildTest do
     def up do
       alter table(:books) do
         modify(:editor_code, references(:authors, column: :code, type: :string))
+        add(:reviewer_id, references(:authors, on_delete: {:nilify, [:reviewer_id]}))
       end
     end
 
@@ -152,6 +153,11 @@ defmodule Ecto.Adapters.LibSql.TableRebuildTest do
     :ok = Ecto.Migrator.up(Repo, 4, ReferenceEditors, log: false)
     assert sql("books") =~ ~s|"editor_code" TEXT CONSTRAINT "books_editor_code_fkey" REFERENCES "authors"("code")|
     assert rows("SELECT title, editor_code FROM books ORDER BY title") == [["a", "bob"], ["b", "ann"]]
+
+    # The added reference's on_delete column list acts (a trigger on authors).
+    Repo.query!("UPDATE books SET author_id = 2, reviewer_id = 1, editor_code = NULL")
+    Repo.query!("DELETE FROM authors WHERE id = 1")
+    assert rows("SELECT title, author_id, reviewer_id FROM books ORDER BY title") == [["a", 2, nil], ["b", 2, nil]]
   end
 end
 

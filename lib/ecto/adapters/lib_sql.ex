@@ -407,7 +407,10 @@ defmodule Ecto.Adapters.LibSql do
          recreate: recreate,
          children: children,
          schema_version: version,
-         sequence: sequence
+         sequence: sequence,
+         # For the on_delete column-list triggers of added references.
+         migration_table: table,
+         adds: for({:add, _, _, _} = add <- changes, do: add)
        }}
     else
       command

@@ -269,7 +269,7 @@ defmodule Ecto.Adapters.LibSql.DDL do
         "PRAGMA legacy_alter_table = ON",
         ["ALTER TABLE ", Quoting.quote_table(prefix, new), " RENAME TO ", Quoting.quote_name(table)],
         "PRAGMA legacy_alter_table = OFF"
-      ] ++ recreate ++ sequence
+      ] ++ recreate ++ sequence ++ on_delete_triggers(rebuild.migration_table, rebuild.adds)
   end
 
   def execute_ddl({:noop, _command}), do: []

@@ -355,15 +355,30 @@ fn initialise(resource: &DbResource, init_sql: &[String]) -> Result<()> {
         // same file right now: wait for it rather than fail at once.
         conn.busy_timeout(INIT_BUSY_TIMEOUT)?;
     }
-    block_on(resource.kind.driver(), async {
-        // The pragma may return a row (journal_mode does): read and drop it.
-        for sql in init_sql {
-            let mut rows = conn.query(sql, ()).await?;
-            while rows.next().await?.is_some() {}
+    let deadline = std::time::Instant::now() + INIT_BUSY_TIMEOUT;
+    loop {
+        let ran = block_on(resource.kind.driver(), async {
+            // The pragma may return a row (journal_mode does): read and drop it.
+            for sql in init_sql {
+                let mut rows = conn.query(sql, ()).await?;
+                while rows.next().await?.is_some() {}
+            }
+            Ok::<_, libsql::Error>(())
+        })?;
+        match ran {
+            // Two openers of a new file (still in rollback-journal mode)
+            // can each hold a shared lock and want the exclusive one to
+            // switch it to WAL: SQLite then fails one of them at once,
+            // since waiting could not help. It steps back and tries again
+            // (the statements are pragmas: running them twice is harmless).
+            Err(libsql::Error::SqliteFailure(code, _))
+                if code & 0xff == 5 && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return Ok(other?),
         }
-        Ok::<_, libsql::Error>(())
-    })??;
-    Ok(())
+    }
 }
 
 /// Runs `work` on a thread of its own and replies `{tag, reply}` to the
