@@ -102,7 +102,7 @@ defmodule EctoLibSql.Config do
         "set by :encryption_key (a SQLCipher file cannot be opened)",
     load_extensions: ":load_extensions is not supported yet: load extensions with EctoLibSql.Native.load_extension/3"
   }
-  @transaction_modes [:deferred, :immediate, :exclusive]
+  @transaction_modes [:deferred, :immediate, :exclusive, :concurrent]
 
   @doc "Every option a pool or Repo accepts."
   @spec known() :: [atom()]

@@ -42,6 +42,8 @@ defmodule EctoLibSql.Native do
 
   alias EctoLibSql.{Cursor, Error, Job, Nif, Options, Result}
 
+  @transaction_modes [:deferred, :immediate, :exclusive, :concurrent]
+
   @timeout 15_000
 
   @typedoc "A connection handle."
@@ -381,13 +383,21 @@ defmodule EctoLibSql.Native do
   defp batch_sql(conn, sql, transactional),
     do: Job.run(conn, @timeout, &Nif.batch_sql(&1, conn, sql_text(sql), transactional))
 
-  @doc """
-  Begins a transaction: `:deferred` (default), `:immediate` or
-  `:exclusive`. On a local database, `:immediate` and `:exclusive` first
-  wait (up to `timeout`) for the database's write gate.
+  @typedoc """
+  How a transaction begins. `:concurrent` (`BEGIN CONCURRENT`) needs a
+  database opened with `engine: :turso, mvcc: true`.
   """
-  @spec begin(conn(), :deferred | :immediate | :exclusive, keyword()) :: :ok | error()
-  def begin(conn, mode \\ :deferred, opts \\ []) when mode in [:deferred, :immediate, :exclusive] do
+  @type transaction_mode :: :deferred | :immediate | :exclusive | :concurrent
+
+  @doc """
+  Begins a transaction: `:deferred` (default), `:immediate`, `:exclusive`
+  or `:concurrent`. On a local database, `:immediate` and `:exclusive`
+  first wait (up to `timeout`) for the database's write gate; `:concurrent`
+  transactions (turso engine, MVCC) do not: they write side by side, and
+  the loser of a conflict gets a `:conflict` error.
+  """
+  @spec begin(conn(), transaction_mode(), keyword()) :: :ok | error()
+  def begin(conn, mode \\ :deferred, opts \\ []) when mode in @transaction_modes do
     case begin_traced(conn, mode, opts) do
       {:ok, _gate_wait_us} -> :ok
       {:error, _} = error -> error
@@ -397,9 +407,9 @@ defmodule EctoLibSql.Native do
   @doc false
   # `begin/3` for the DBConnection driver: `{:ok, gate_wait_us}`, how long
   # the transaction waited for the write gate (nil when it does not take it).
-  @spec begin_traced(conn(), :deferred | :immediate | :exclusive, keyword()) ::
+  @spec begin_traced(conn(), transaction_mode(), keyword()) ::
           {:ok, non_neg_integer() | nil} | error()
-  def begin_traced(conn, mode, opts) when mode in [:deferred, :immediate, :exclusive],
+  def begin_traced(conn, mode, opts) when mode in @transaction_modes,
     do: Job.run(conn, timeout(opts), &Nif.begin(&1, conn, mode))
 
   @doc "Commits the open transaction."

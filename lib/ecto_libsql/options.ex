@@ -8,6 +8,11 @@ defmodule EctoLibSql.Options do
   Defaults for a local file: WAL journal, `synchronous = NORMAL`, foreign
   keys on, a 5 s busy timeout, a 256-statement cache, `journal_size_limit`
   64 MiB.
+
+  `engine: :turso` opens a local file or `:memory:` with the Turso engine
+  (the Rust rewrite of SQLite) instead of libSQL; `mvcc: true` turns on its
+  MVCC mode, where transactions begun with `mode: :concurrent` write side
+  by side and a conflict ends one of them with a `:conflict` error.
   """
 
   alias EctoLibSql.Error
@@ -28,7 +33,9 @@ defmodule EctoLibSql.Options do
     :cache_size,
     :temp_store,
     :custom_pragmas,
-    :statement_cache_size
+    :statement_cache_size,
+    :engine,
+    :mvcc
   ]
 
   @journal_modes [:delete, :truncate, :persist, :memory, :wal, :off]
@@ -52,7 +59,8 @@ defmodule EctoLibSql.Options do
     with :ok <- check_keyword(opts),
          :ok <- check_known(opts),
          {:ok, mode} <- mode(opts),
-         {:ok, values} <- check_values(opts) do
+         {:ok, values} <- check_values(opts),
+         :ok <- check_engine(mode, values) do
       {:ok, {database_opts(mode, values), connect_opts(mode, values)}}
     end
   end
@@ -112,7 +120,9 @@ defmodule EctoLibSql.Options do
   # adapters stays a one-line change.
   defp check(:foreign_keys, v) when v in [:on, :off], do: :ok
 
-  defp check(key, v) when key in [:read_your_writes, :sync_on_open, :read_only, :foreign_keys],
+  defp check(:engine, v), do: one_of(v, [:libsql, :turso])
+
+  defp check(key, v) when key in [:read_your_writes, :sync_on_open, :read_only, :foreign_keys, :mvcc],
     do: if(is_boolean(v), do: :ok, else: {:error, "a boolean"})
 
   defp check(key, v) when key in [:busy_timeout, :statement_cache_size],
@@ -137,6 +147,44 @@ defmodule EctoLibSql.Options do
     if valid?, do: :ok, else: {:error, "a list of {name, value} pairs with integer, boolean, atom or string values"}
   end
 
+  # The turso engine serves local files and memory, without libSQL's
+  # encryption; MVCC is the turso engine's.
+  defp check_engine(mode, values) do
+    engine = engine(mode, values)
+
+    cond do
+      engine == :turso and mode != :local ->
+        invalid("engine: :turso opens local files and \":memory:\" only; #{mode} databases use engine: :libsql")
+
+      engine == :turso and values[:encryption_key] != nil ->
+        invalid("option :encryption_key is libSQL's encryption: the turso engine does not read it")
+
+      engine == :turso and values[:journal_mode] not in [nil, :wal] ->
+        invalid("the turso engine keeps a WAL journal (or its MVCC log): option :journal_mode must be :wal")
+
+      values[:mvcc] == true and engine != :turso ->
+        invalid("option mvcc: true needs engine: :turso (libSQL has no MVCC mode)")
+
+      true ->
+        :ok
+    end
+  end
+
+  @doc """
+  The engine options ask for, for a database of `mode`: `:engine` when
+  given; else, for a local database, the application's `:default_engine`
+  (`config :ecto_libsql, default_engine: :turso`, which runs a whole test
+  suite on the other engine); else `:libsql`.
+  """
+  @spec engine(:local | :remote | :replica, keyword() | map()) :: :libsql | :turso
+  def engine(mode, opts) do
+    case {opts[:engine], mode} do
+      {nil, :local} -> Application.get_env(:ecto_libsql, :default_engine, :libsql)
+      {nil, _} -> :libsql
+      {engine, _} -> engine
+    end
+  end
+
   defp one_of(v, allowed),
     do: if(v in allowed, do: :ok, else: {:error, "one of #{inspect(allowed)}"})
 
@@ -144,8 +192,9 @@ defmodule EctoLibSql.Options do
     file? = mode == :local and values[:database] != ":memory:"
     read_only? = Map.get(values, :read_only, false)
 
+    # The turso engine's files are always in WAL (or MVCC) mode.
     journal =
-      case {file? and not read_only?, Map.get(values, :journal_mode, :wal)} do
+      case {file? and not read_only? and engine(mode, values) == :libsql, Map.get(values, :journal_mode, :wal)} do
         {true, journal} -> ["PRAGMA journal_mode = #{journal}"]
         {false, _} -> []
       end
@@ -168,6 +217,8 @@ defmodule EctoLibSql.Options do
       read_your_writes: Map.get(values, :read_your_writes, true),
       sync_on_open: Map.get(values, :sync_on_open, true),
       read_only: read_only?,
+      engine: Atom.to_string(engine(mode, values)),
+      mvcc: Map.get(values, :mvcc, false),
       init_sql: auto_vacuum ++ journal
     }
   end

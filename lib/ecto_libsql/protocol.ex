@@ -36,13 +36,13 @@ defmodule EctoLibSql.Protocol do
           database: Native.database(),
           mode: :local | :remote | :replica,
           label: String.t() | nil,
-          default_transaction_mode: :deferred | :immediate | :exclusive,
+          default_transaction_mode: Native.transaction_mode(),
           max_rows: pos_integer(),
           types: EctoLibSql.Types.t(),
           sandbox: :transaction | :copy,
           copy_opts: keyword(),
           boxed: nil | {Native.conn(), Native.database()},
-          transaction: nil | {:deferred | :immediate | :exclusive, integer()},
+          transaction: nil | {Native.transaction_mode(), integer()},
           slow_query: nil | {threshold :: integer(), with_params :: boolean()},
           authorizer: keyword() | nil
         }
@@ -53,7 +53,7 @@ defmodule EctoLibSql.Protocol do
   # a transaction (outside one, the native layer replaces it and retries).
   @fatal [:closed, :corrupt, :notadb, :cantopen, :io, :nomem, :disconnected]
 
-  @transaction_modes [:deferred, :immediate, :exclusive]
+  @transaction_modes [:deferred, :immediate, :exclusive, :concurrent]
 
   ## Connection
 

@@ -68,8 +68,21 @@ defmodule Ecto.Adapters.LibSql do
   @behaviour Ecto.Adapter.Storage
   @behaviour Ecto.Adapter.Structure
 
-  alias Ecto.Adapters.LibSql.{Codec, Connection, DDL, TableSql}
+  alias Ecto.Adapters.LibSql.{Codec, ConflictRetry, Connection, DDL, TableSql}
   alias EctoLibSql.{Maintenance, Native}
+
+  ## Transactions
+
+  defoverridable transaction: 3
+
+  # `retry_conflicts: n` runs the transaction again after a write conflict
+  # (turso engine, MVCC, `mode: :concurrent`); see ConflictRetry.
+  @impl true
+  def transaction(meta, opts, fun) do
+    ConflictRetry.run(opts, in_transaction?(meta), meta[:repo], fn ->
+      Ecto.Adapters.SQL.transaction(meta, opts, fun)
+    end)
+  end
 
   ## Embedded replicas
 
@@ -344,7 +357,7 @@ defmodule Ecto.Adapters.LibSql do
     query = fn sql, params -> Ecto.Adapters.SQL.query!(meta, IO.iodata_to_binary(sql), params, opts).rows end
     primary_key = List.flatten(query.(["SELECT name FROM ", schema, ".pragma_table_info(?1) WHERE pk > 0"], [name]))
 
-    if DDL.rebuild?(changes, primary_key) do
+    if DDL.rebuild?(changes, primary_key, engine(meta)) do
       master = [schema, ".sqlite_master"]
 
       {sql, version} =
@@ -418,6 +431,11 @@ defmodule Ecto.Adapters.LibSql do
   end
 
   defp rebuild_if_needed(_meta, command, _opts), do: command
+
+  defp engine(%{repo: repo}) do
+    config = repo.config()
+    EctoLibSql.Options.engine(if(config[:uri], do: :remote, else: :local), config)
+  end
 
   # A rebuilt table's rows, and the rows of the tables that reference it,
   # must still satisfy their foreign keys: the migration fails otherwise.

@@ -25,6 +25,10 @@ pub enum Interruptible {
     Statement(Arc<libsql::Statement>),
     /// The whole connection (batches of SQL text, remote calls).
     Connection(libsql::Connection),
+    /// A flag the running statement looks at as it steps (the turso
+    /// engine's progress handler): it stays set until the next job clears
+    /// it, so it stops even a statement not stepping yet.
+    Flag(Arc<AtomicBool>),
 }
 
 impl Interruptible {
@@ -34,6 +38,10 @@ impl Interruptible {
         let _ = match self {
             Interruptible::Statement(stmt) => stmt.interrupt(),
             Interruptible::Connection(conn) => conn.interrupt(),
+            Interruptible::Flag(flag) => {
+                flag.store(true, SeqCst);
+                Ok(())
+            }
         };
     }
 }

@@ -82,6 +82,10 @@ pub enum Error {
     /// BEGIN while a transaction is open.
     #[error("cannot start a transaction within a transaction")]
     InTransaction,
+    /// A concurrent (MVCC) transaction lost to another that wrote the same
+    /// rows: the transaction is over and may be run again.
+    #[error("{0}")]
+    Conflict(String),
     /// COMMIT or ROLLBACK with no transaction open.
     #[error("no transaction is active")]
     NoTransaction,
@@ -121,6 +125,7 @@ impl Error {
             Error::InTransaction => "in_transaction",
             Error::ForeignKey { .. } => "constraint_foreign_key",
             Error::NoTransaction => "no_transaction",
+            Error::Conflict(_) => "conflict",
         }
     }
 
@@ -213,6 +218,23 @@ const CONSTRAINT_TEXTS: &[(&str, &str)] = &[
     ("NOT NULL constraint failed", "constraint_not_null"),
     ("CHECK constraint failed", "constraint_check"),
 ];
+
+/// The extended code of a constraint failure told only by SQLite's wording
+/// (the turso engine's): the primary code when the wording is not one of
+/// SQLite's.
+pub fn constraint_code(message: &str) -> i32 {
+    let named = CONSTRAINT_TEXTS
+        .iter()
+        .find(|(text, _)| message.contains(text))
+        .map(|(_, code)| *code);
+    match named {
+        Some("constraint_unique") => constraint::UNIQUE,
+        Some("constraint_foreign_key") => constraint::FOREIGNKEY,
+        Some("constraint_not_null") => constraint::NOTNULL,
+        Some("constraint_check") => constraint::CHECK,
+        _ => primary::CONSTRAINT,
+    }
+}
 
 fn classify_message(message: &str) -> &'static str {
     for (name, code) in NAMED_CODES {

@@ -11,12 +11,14 @@
 
 pub mod cache;
 pub mod control;
+pub mod engine;
 pub mod error;
 pub mod gate;
 pub mod handback;
 pub mod jsonb;
 pub mod panics;
 pub mod params;
+pub mod runtime;
 pub mod slots;
 pub mod sql;
 
@@ -31,7 +33,6 @@ mod nif {
     pub mod exec;
     pub mod file_lock;
     pub mod json;
-    pub mod runtime;
     pub mod sandbox;
     pub mod statement;
     pub mod stats;

@@ -85,7 +85,7 @@ pub fn has_trailing_statement(sql: &str) -> bool {
     let mut tokens = tokens(sql);
     while let Some(token) = tokens.next() {
         match token {
-            Token::Word(w, _) if trigger => {
+            Token::Word(w, _, _) if trigger => {
                 if w.eq_ignore_ascii_case("begin") || w.eq_ignore_ascii_case("case") {
                     blocks += 1;
                 } else if w.eq_ignore_ascii_case("end") {
@@ -100,6 +100,23 @@ pub fn has_trailing_statement(sql: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether `word` occurs in the SQL outside comments, string literals and
+/// quoted names (case-insensitive).
+pub fn has_word(sql: &str, word: &str) -> bool {
+    keywords(sql).any(|(w, _)| w.eq_ignore_ascii_case(word))
+}
+
+/// Whether the SQL calls `name(...)` (or has `name (` as in `FILTER (`),
+/// outside comments, string literals and quoted names.
+pub fn calls(sql: &str, name: &str) -> bool {
+    tokens(sql).any(|t| match t {
+        Token::Word(w, _, end) => {
+            w.eq_ignore_ascii_case(name) && sql[end..].trim_start().starts_with('(')
+        }
+        Token::Semicolon => false,
+    })
 }
 
 /// Whether the statement is a CREATE [TEMP] TRIGGER.
@@ -118,7 +135,8 @@ fn is_create_trigger(sql: &str) -> bool {
 }
 
 enum Token {
-    Word(String, usize),
+    /// A word, its parenthesis depth, and the byte offset just past it.
+    Word(String, usize, usize),
     Semicolon,
 }
 
@@ -126,7 +144,7 @@ enum Token {
 /// each with its parenthesis depth.
 fn keywords(sql: &str) -> impl Iterator<Item = (String, usize)> + '_ {
     tokens(sql).filter_map(|t| match t {
-        Token::Word(w, depth) => Some((w, depth)),
+        Token::Word(w, depth, _) => Some((w, depth)),
         Token::Semicolon => None,
     })
 }
@@ -162,7 +180,7 @@ fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
                 }
-                return Some(Token::Word(sql[start..i].to_string(), depth));
+                return Some(Token::Word(sql[start..i].to_string(), depth, i));
             } else {
                 i += 1;
                 match b {
@@ -180,6 +198,25 @@ fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_and_calls_are_found_outside_literals_and_quoted_names() {
+        assert!(has_word(
+            "WITH RECURSIVE c(x) AS (SELECT 1) SELECT x FROM c",
+            "recursive"
+        ));
+        assert!(!has_word(
+            "SELECT 'recursive' AS \"recursive\"",
+            "recursive"
+        ));
+        assert!(calls("SELECT lag (x) OVER (ORDER BY x) FROM t", "lag"));
+        assert!(calls(
+            "SELECT count(*) FILTER(WHERE x > 1) FROM t",
+            "filter"
+        ));
+        assert!(!calls("SELECT lag FROM t", "lag"));
+        assert!(!calls("SELECT 'lag(' FROM t -- lag(", "lag"));
+    }
 
     #[test]
     fn vacuum_into_reads_and_vacuum_writes() {

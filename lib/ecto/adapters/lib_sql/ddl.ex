@@ -521,13 +521,17 @@ defmodule Ecto.Adapters.LibSql.DDL do
   Whether the changes of an `alter table` need the table rebuilt (see
   `execute_ddl/1`, `:rebuild_table`): a primary key column added, changed,
   made or removed, or a column's reference changed. `primary_key` names the
-  table's primary key columns now.
+  table's primary key columns now. On the turso engine, which has no
+  `ALTER COLUMN`, every `modify` rebuilds the table.
   """
-  @spec rebuild?([tuple], [String.t()]) :: boolean
-  def rebuild?(changes, primary_key) do
+  @spec rebuild?([tuple], [String.t()], :libsql | :turso) :: boolean
+  def rebuild?(changes, primary_key, engine \\ :libsql) do
     changes
     |> Enum.reject(&same_column_type?/1)
     |> Enum.any?(fn
+      {:modify, _name, _type, _opts} when engine == :turso ->
+        true
+
       {:add, _name, _type, opts} ->
         opts[:primary_key] == true
 

@@ -107,7 +107,7 @@ fn set_authorizer<'a>(
                 }
             }) as libsql::AuthHook
         });
-        inner.conn.authorizer(hook)?;
+        inner.conn.libsql("authorizers")?.authorizer(hook)?;
         Ok(())
     });
     handed_over(env, seq)

@@ -4,42 +4,58 @@
 
 use rustler::{Binary, Encoder, Env, ResourceArc, Term};
 
-use crate::control::Interruptible;
+use crate::engine::{Cell, RowSink, ScriptSink};
 use crate::error::Result;
 use crate::nif::connection::ConnResource;
-use crate::nif::runtime::{block_on, Driver};
+use crate::nif::exec::TermRows;
 use crate::nif::term::{encode_result, sql_and_params, sql_text, Params};
 use crate::nif::worker::{handed_over, submit};
 
-fn batch_results<'a>(
+/// Each statement's result as `%EctoLibSql.Result{}`, rows encoded as they
+/// are stepped.
+struct Results<'a> {
     env: Env<'a>,
-    driver: Driver,
-    mut batch: libsql::BatchRows,
-) -> Result<Term<'a>> {
-    let mut results = Vec::new();
-    while let Some(rows) = batch.next_stmt_row() {
-        let term = match rows {
+    done: Vec<Term<'a>>,
+    columns: Option<Vec<String>>,
+    rows: TermRows<'a>,
+}
+
+impl RowSink for Results<'_> {
+    fn cell(&mut self, cell: Cell<'_>) -> Result<()> {
+        self.rows.cell(cell)
+    }
+
+    fn end_row(&mut self) -> Result<()> {
+        self.rows.end_row()
+    }
+}
+
+impl ScriptSink for Results<'_> {
+    fn begin_statement(&mut self, columns: Option<Vec<String>>) -> Result<()> {
+        self.rows = TermRows::new(self.env, columns.as_ref().map_or(0, Vec::len));
+        self.columns = columns;
+        Ok(())
+    }
+
+    fn end_statement(&mut self) -> Result<()> {
+        let env = self.env;
+        let rows = std::mem::replace(&mut self.rows, TermRows::new(env, 0)).rows;
+        let term = match self.columns.take() {
             None => encode_result(env, "other", None, None, 0),
-            Some(mut rows) => {
-                let ncols = rows.column_count().max(0) as usize;
-                let columns: Vec<String> = (0..ncols)
-                    .map(|i| rows.column_name(i as i32).unwrap_or_default().to_string())
-                    .collect();
-                let (out, _) =
-                    crate::nif::exec::fetch_rows(env, driver, &mut rows, ncols, usize::MAX)?;
-                let n = out.len() as u64;
+            Some(columns) => {
+                let n = rows.len() as u64;
                 encode_result(
                     env,
                     "other",
                     Some(columns.encode(env)),
-                    Some(out.encode(env)),
+                    Some(rows.encode(env)),
                     n,
                 )
             }
         };
-        results.push(term);
+        self.done.push(term);
+        Ok(())
     }
-    Ok(results.encode(env))
 }
 
 #[rustler::nif]
@@ -55,6 +71,7 @@ fn batch_sql<'a>(
         Err(err) => return handed_over(env, Err::<u64, _>(err)),
     };
     let seq = submit(&conn.worker, env, tag, move |inner, ctx, env| {
+        inner.check_usable()?;
         let driver = inner.driver();
         // SQL text is not classified statement by statement: a batch
         // outside a transaction takes the write gate.
@@ -62,9 +79,15 @@ fn batch_sql<'a>(
             inner.take_write_gate(ctx)?;
         }
         let batch = |inner: &mut crate::nif::connection::ConnInner, sql: &str| -> Result<Term> {
-            let _running = ctx.enter_for(driver, Interruptible::Connection(inner.conn.clone()))?;
-            let rows = block_on(driver, inner.conn.execute_batch(sql))??;
-            batch_results(env, driver, rows)
+            let _running = ctx.enter_for(driver, inner.conn.interruptible())?;
+            let mut results = Results {
+                env,
+                done: Vec::new(),
+                columns: None,
+                rows: TermRows::new(env, 0),
+            };
+            inner.conn.script_rows(driver, sql, &mut results)?;
+            Ok(results.done.encode(env))
         };
         if !transactional {
             return batch(inner, &sql);
@@ -90,7 +113,7 @@ fn batch_sql<'a>(
             }
             Err(err) => {
                 // The batch's own error is the one to report.
-                let _ = block_on(driver, inner.conn.execute_batch(undo));
+                let _ = inner.conn.execute_script(driver, undo);
                 Err(err)
             }
         }
@@ -112,6 +135,7 @@ fn batch_statements<'a>(
         .collect();
     let seq = decoded.and_then(|statements| {
         submit(&conn.worker, env, tag, move |inner, ctx, env| {
+            inner.check_usable()?;
             let driver = inner.driver();
             // Inside a transaction already, the batch nests as a savepoint.
             let nested = transactional && !inner.conn.is_autocommit();
@@ -144,7 +168,7 @@ fn batch_statements<'a>(
                         "ROLLBACK"
                     };
                     // The batch's own error is the one to report.
-                    let _ = block_on(driver, inner.conn.execute_batch(undo));
+                    let _ = inner.conn.execute_script(driver, undo);
                     Err(err)
                 }
                 (true, None) => {

@@ -18,8 +18,8 @@ use rustler::{Encoder, Env, LocalPid, ResourceArc, Term};
 
 use crate::error::{Error, Result};
 use crate::nif::database::{DbResource, Kind};
-use crate::nif::runtime::{block_on, Driver};
 use crate::nif::term::reply;
+use crate::runtime::{block_on, Driver};
 
 /// The TEMP table each watching connection records its changes in.
 pub const TABLE: &str = "ecto_libsql_changes";
@@ -283,7 +283,9 @@ fn changes_subscribe<'a>(
     pid: LocalPid,
     tables: Vec<String>,
 ) -> Term<'a> {
-    let result = local(&db).and_then(|()| db.changes.subscribe(pid, tables.into_iter().collect()));
+    let result = local(&db)
+        .and_then(|()| db.db.libsql("change subscriptions").map(drop))
+        .and_then(|()| db.changes.subscribe(pid, tables.into_iter().collect()));
     reply(env, result.map(|id| id.encode(env)))
 }
 

@@ -12,26 +12,26 @@ use rustler::{Binary, Encoder, Env, NifMap, ResourceArc, Term};
 
 use crate::cache::StatementCache;
 use crate::control::{Abandoned, Control};
+use crate::engine::Conn;
 use crate::error::{Error, Result};
 use crate::gate::GateGuard;
 use crate::nif::database::{DbResource, Kind};
 use crate::nif::exec::{columns_term, run, Prepared};
-use crate::nif::runtime::{block_on, take_dropped, Driver};
 use crate::nif::term::{atoms, encode_result, sql_and_params, sql_text};
 use crate::nif::worker::{handed_over, submit, submit_ok, Ctx, Reply, Worker};
+use crate::runtime::{block_on, take_dropped, Driver};
 
 /// An open cursor: a result set being stepped, owned by one process.
 pub struct OpenCursor {
-    pub rows: libsql::Rows,
-    // Kept so the statement outlives its rows; dropped (finalized) with them.
-    pub stmt: Arc<libsql::Statement>,
+    /// The result set and its statement, finalized together when dropped.
+    pub rows: crate::engine::Rows,
     pub ncols: usize,
     pub owner: rustler::LocalPid,
 }
 
 /// The connection's state, owned by its worker thread.
 pub struct ConnInner {
-    pub conn: libsql::Connection,
+    pub conn: Conn,
     db: ResourceArc<DbResource>,
     pub kind: Kind,
     pub cache: StatementCache<Prepared>,
@@ -52,6 +52,9 @@ pub struct ConnInner {
     gate_wait: Option<Duration>,
     /// An advisory file lock this connection holds (see `file_lock`).
     pub file_lock: Option<std::fs::File>,
+    /// A concurrent transaction lost a conflict, and the engine rolled it
+    /// back: the ROLLBACK the caller sends next has nothing to do.
+    conflicted: bool,
 }
 
 /// SQLITE_CONSTRAINT_FOREIGNKEY.
@@ -111,8 +114,8 @@ impl ConnInner {
     /// database's changes is watched from this job on.
     pub fn before_job(&mut self) {
         self.gate_wait = None;
-        if self.kind == Kind::Local {
-            self.watch.refresh(&self.conn, &self.db.changes);
+        if let (Kind::Local, Some(conn)) = (self.kind, self.conn.as_libsql()) {
+            self.watch.refresh(conn, &self.db.changes);
         }
     }
 
@@ -127,10 +130,10 @@ impl ConnInner {
                 self.broken = true;
             }
         }
-        if self.kind == Kind::Local {
+        if let (Kind::Local, Some(conn)) = (self.kind, self.conn.as_libsql()) {
             // While the gate is still held: the next writer's changes
             // cannot be sent before these.
-            self.watch.deliver(&self.conn, &self.db.changes);
+            self.watch.deliver(conn, &self.db.changes);
         }
         if self.gate.is_some() && self.conn.is_autocommit() {
             self.gate = None;
@@ -143,6 +146,30 @@ impl ConnInner {
         );
     }
 
+    /// A job failed with `:conflict` (see `conflicted`).
+    pub fn note_conflict(&mut self) {
+        self.conflicted = self.conn.is_autocommit();
+    }
+
+    /// Whether the last transaction ended in a conflict; forgets it.
+    pub fn take_conflicted(&mut self) -> bool {
+        std::mem::take(&mut self.conflicted)
+    }
+
+    /// `BEGIN CONCURRENT` needs the turso engine in MVCC mode.
+    pub fn check_concurrent(&mut self) -> Result<()> {
+        self.conflicted = false;
+        match &self.conn {
+            #[cfg(feature = "turso")]
+            Conn::Turso(conn) if conn.mvcc() => Ok(()),
+            conn => Err(Error::Unsupported(format!(
+                "transactions in :concurrent mode need `engine: :turso, mvcc: true` (this database uses the {} engine{})",
+                conn.engine().name(),
+                if conn.engine() == crate::engine::Engine::Turso { " without mvcc" } else { "" }
+            ))),
+        }
+    }
+
     fn replace_connection(&mut self) -> Result<()> {
         self.conn = self.db.db.connect()?;
         self.cache.clear();
@@ -150,7 +177,14 @@ impl ConnInner {
         Ok(())
     }
 
-    fn check_usable(&self) -> Result<()> {
+    pub fn check_usable(&self) -> Result<()> {
+        if self.conflicted {
+            return Err(Error::Conflict(
+                "this concurrent transaction lost a write conflict and was rolled back: \
+                 roll it back before using the connection again"
+                    .into(),
+            ));
+        }
         if self.broken {
             return Err(Error::Disconnected(
                 "a remote call was cut short inside a transaction: the transaction is lost".into(),
@@ -243,7 +277,8 @@ impl ConnInner {
         params: crate::nif::term::Params,
     ) -> Option<String> {
         let values = self.cache.peek(sql)?.bind_values(params).ok()?;
-        let conn = &self.conn;
+        // libSQL only: the probe reads SQLite's pragmas.
+        let conn = self.conn.libsql("naming failed foreign keys").ok()?;
         block_on(Driver::Inline, async {
             conn.execute("SAVEPOINT ecto_libsql_fk_probe", ()).await.ok()?;
             let _ = conn.execute("PRAGMA defer_foreign_keys = ON", ()).await;
@@ -277,12 +312,8 @@ impl ConnInner {
 
     /// Runs SQL with no result (transaction control), interruptibly.
     pub fn execute_sql(&mut self, ctx: &Ctx, sql: &str) -> Result<()> {
-        let _running = ctx.enter_for(
-            self.driver(),
-            crate::control::Interruptible::Connection(self.conn.clone()),
-        )?;
-        block_on(self.driver(), self.conn.execute(sql, ()))??;
-        Ok(())
+        let _running = ctx.enter_for(self.driver(), self.conn.interruptible())?;
+        self.conn.execute(self.driver(), sql)
     }
 
     /// Finalizes statements and cursors before the connection closes.
@@ -328,7 +359,7 @@ impl<'a> Executed<'a> {
 pub fn execute_prepared<'a>(
     env: Env<'a>,
     ctx: &Ctx,
-    conn: &libsql::Connection,
+    conn: &Conn,
     prepared: &Prepared,
     params: crate::nif::term::Params,
 ) -> Result<Executed<'a>> {
@@ -361,13 +392,9 @@ fn open_connection(db: &ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<C
         // failing when another process holds the lock.
         conn.busy_timeout(Duration::from_millis(opts.busy_timeout))?;
     }
-    block_on(kind.driver(), async {
-        for sql in &opts.setup_sql {
-            let mut rows = conn.query(sql, ()).await?;
-            while rows.next().await?.is_some() {}
-        }
-        Ok::<_, libsql::Error>(())
-    })??;
+    for sql in &opts.setup_sql {
+        conn.execute(kind.driver(), sql)?;
+    }
     Ok(ConnInner {
         conn,
         db: db.clone(),
@@ -381,6 +408,7 @@ fn open_connection(db: &ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<C
         counters: db.stats.register(),
         gate_wait: None,
         file_lock: None,
+        conflicted: false,
     })
 }
 
@@ -588,6 +616,7 @@ fn set_busy_timeout<'a>(
 fn reset<'a>(env: Env<'a>, tag: Term<'a>, conn: ResourceArc<ConnResource>) -> Term<'a> {
     let seq = submit_ok(&conn.worker, env, tag, move |inner, ctx| {
         inner.cursors.clear();
+        inner.take_conflicted();
         for prepared in inner.cache.values() {
             prepared.stmt.reset();
         }
@@ -680,10 +709,11 @@ fn enable_load_extension<'a>(
     enable: bool,
 ) -> Term<'a> {
     let seq = submit_ok(&conn.worker, env, tag, move |inner, _ctx| {
+        let conn = inner.conn.libsql("loading extensions")?;
         if enable {
-            inner.conn.load_extension_enable()?;
+            conn.load_extension_enable()?;
         } else {
-            inner.conn.load_extension_disable()?;
+            conn.load_extension_disable()?;
         }
         Ok(())
     });
@@ -699,7 +729,10 @@ fn load_extension<'a>(
     entry_point: Option<String>,
 ) -> Term<'a> {
     let seq = submit_ok(&conn.worker, env, tag, move |inner, _ctx| {
-        inner.conn.load_extension(&path, entry_point.as_deref())?;
+        inner
+            .conn
+            .libsql("loading extensions")?
+            .load_extension(&path, entry_point.as_deref())?;
         Ok(())
     });
     handed_over(env, seq)

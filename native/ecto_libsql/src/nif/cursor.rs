@@ -1,15 +1,11 @@
 //! Cursors: a result set stepped a chunk at a time (`fetch/2`), never
 //! buffered whole. A cursor belongs to the process that declared it.
 
-use std::sync::Arc;
-
 use rustler::{Binary, Encoder, Env, ResourceArc, Term};
 
-use crate::control::Interruptible;
 use crate::error::Error;
 use crate::nif::connection::{ConnResource, OpenCursor};
-use crate::nif::exec::{fetch_rows, Prepared};
-use crate::nif::runtime::block_on;
+use crate::nif::exec::{Prepared, TermRows};
 use crate::nif::term::{atoms as term_atoms, sql_and_params};
 use crate::nif::worker::{handed_over, submit};
 
@@ -65,17 +61,15 @@ fn declare_cursor<'a>(
             // mid-step while other queries run on the connection.
             let prepared = Prepared::prepare(driver, inner.kind, &inner.conn, &sql)?;
             let values = prepared.bind_values(params)?;
-            let stmt: Arc<libsql::Statement> = prepared.stmt.clone();
+            let Prepared { stmt, columns, .. } = prepared;
             let rows = {
-                let _running = ctx.enter_for(driver, Interruptible::Statement(stmt.clone()))?;
-                block_on(driver, stmt.query(values))??
+                let _running = ctx.enter_for(driver, stmt.interruptible())?;
+                stmt.open(driver, values)?
             };
-            let columns = prepared.columns.clone();
             inner.cursors.insert(
                 id,
                 OpenCursor {
                     rows,
-                    stmt,
                     ncols: columns.len(),
                     owner,
                 },
@@ -109,10 +103,11 @@ fn fetch<'a>(
         if max_rows == 0 {
             return Err(Error::misuse("max_rows must be a positive integer"));
         }
+        let mut sink = TermRows::new(env, open.ncols);
         let fetched = ctx
-            .enter_for(driver, Interruptible::Statement(open.stmt.clone()))
-            .and_then(|_running| fetch_rows(env, driver, &mut open.rows, open.ncols, max_rows));
-        let (rows, done) = match fetched {
+            .enter_for(driver, open.rows.interruptible())
+            .and_then(|_running| open.rows.fetch(driver, open.ncols, max_rows, &mut sink));
+        let (rows, done) = match fetched.map(|done| (sink.rows, done)) {
             Ok(ok) => ok,
             Err(err) => {
                 inner.cursors.remove(&id);

@@ -10,10 +10,10 @@ use rustler::{Encoder, Env, NifMap, ResourceArc, Term};
 
 use crate::error::{Error, Result};
 use crate::gate::{self, WriteGate};
-use crate::nif::runtime::{block_on, block_on_for, Driver};
 use crate::nif::term::reply;
 use crate::nif::worker::{guarded, Reply};
 use crate::nif::{changes, sandbox, stats};
+use crate::runtime::{block_on, block_on_for, Driver};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -34,7 +34,7 @@ impl Kind {
 pub struct DbResource {
     /// Shared so that a replica's background catch-up (see
     /// `catch_up_in_background`) can hold it weakly.
-    pub db: Arc<libsql::Database>,
+    pub db: Arc<crate::engine::Database>,
     pub kind: Kind,
     /// The write gate of a local database (shared with every other opening
     /// of the same file in this VM); remote and replica writes are ordered
@@ -64,7 +64,11 @@ impl DbResource {
         record_sync(&self.last_sync_ms);
     }
 
-    fn new(db: libsql::Database, kind: Kind, gate: Option<std::sync::Arc<WriteGate>>) -> Self {
+    fn new(
+        db: crate::engine::Database,
+        kind: Kind,
+        gate: Option<std::sync::Arc<WriteGate>>,
+    ) -> Self {
         DbResource {
             db: Arc::new(db),
             kind,
@@ -95,6 +99,10 @@ pub struct DatabaseOpts {
     /// before: open it as it is and sync in the background).
     pub sync_on_open: bool,
     pub read_only: bool,
+    /// `"libsql"` or `"turso"` (local files and memory only).
+    pub engine: String,
+    /// Turso's MVCC mode (`BEGIN CONCURRENT`).
+    pub mvcc: bool,
     /// Statements run once, on a first connection, before any other
     /// connection exists: `PRAGMA journal_mode` belongs here, so that N
     /// pooled connections do not race to switch the file to WAL.
@@ -122,7 +130,23 @@ fn encryption(key: &Option<String>) -> Option<libsql::EncryptionConfig> {
     })
 }
 
-fn open_local(path: String, opts: &DatabaseOpts) -> Result<libsql::Database> {
+fn open_local(path: String, opts: &DatabaseOpts) -> Result<crate::engine::Database> {
+    use crate::engine::{Database, Engine};
+    match Engine::parse(&opts.engine)? {
+        Engine::Libsql => open_libsql(path, opts).map(Database::Libsql),
+        #[cfg(feature = "turso")]
+        Engine::Turso => {
+            if opts.encryption_key.is_some() {
+                return Err(crate::engine::unsupported(Engine::Turso, "encryption_key"));
+            }
+            crate::engine::turso::open(&path, opts.read_only, opts.mvcc).map(Database::Turso)
+        }
+        #[cfg(not(feature = "turso"))]
+        Engine::Turso => Err(crate::engine::unsupported(Engine::Turso, "this build")),
+    }
+}
+
+fn open_libsql(path: String, opts: &DatabaseOpts) -> Result<libsql::Database> {
     let mut flags =
         libsql::OpenFlags::SQLITE_OPEN_READ_WRITE | libsql::OpenFlags::SQLITE_OPEN_CREATE;
     if opts.read_only {
@@ -136,6 +160,13 @@ fn open_local(path: String, opts: &DatabaseOpts) -> Result<libsql::Database> {
 }
 
 fn open(opts: &DatabaseOpts) -> Result<DbResource> {
+    use crate::engine::Database;
+    if opts.mode != "local" && opts.engine != "libsql" {
+        return Err(Error::InvalidOption(format!(
+            "the {} engine opens local files and :memory: only; {} databases use the libsql engine",
+            opts.engine, opts.mode
+        )));
+    }
     let required = |value: &Option<String>, name: &str| {
         value.clone().ok_or_else(|| {
             Error::InvalidOption(format!("{} mode needs the {name} option", opts.mode))
@@ -145,7 +176,12 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
         "local" => {
             let path = required(&opts.database, "database")?;
             let (path, gate) = if path == ":memory:" {
-                (memory_path(), WriteGate::new())
+                let path = if opts.engine == "turso" {
+                    path
+                } else {
+                    memory_path()
+                };
+                (path, WriteGate::new())
             } else {
                 let key = std::fs::canonicalize(&path)
                     .map(|p| p.to_string_lossy().into_owned())
@@ -166,7 +202,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
                 Driver::Tokio,
                 libsql::Builder::new_remote(uri, token).build(),
             )??;
-            Ok(DbResource::new(db, Kind::Remote, None))
+            Ok(DbResource::new(Database::Libsql(db), Kind::Remote, None))
         }
         "replica" => {
             let path = required(&opts.database, "database")?;
@@ -174,7 +210,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             let token = opts.auth_token.clone().unwrap_or_default();
             if !opts.sync_on_open {
                 if let Some(db) = open_offline(opts, &path, &uri, &token)? {
-                    let resource = DbResource::new(db, Kind::Replica, None);
+                    let resource = DbResource::new(Database::Libsql(db), Kind::Replica, None);
                     catch_up_in_background(&resource, Duration::ZERO);
                     return Ok(resource);
                 }
@@ -195,7 +231,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             .and_then(|opened| opened.map_err(Error::from));
             let failed = match opened {
                 Ok(db) => {
-                    let resource = DbResource::new(db, Kind::Replica, None);
+                    let resource = DbResource::new(Database::Libsql(db), Kind::Replica, None);
                     resource.synced_now();
                     return Ok(resource);
                 }
@@ -205,7 +241,7 @@ fn open(opts: &DatabaseOpts) -> Result<DbResource> {
             match failed {
                 unreachable @ Error::Unavailable(_) => {
                     let db = open_offline(opts, &path, &uri, &token)?.ok_or(unreachable)?;
-                    let resource = DbResource::new(db, Kind::Replica, None);
+                    let resource = DbResource::new(Database::Libsql(db), Kind::Replica, None);
                     catch_up_in_background(&resource, Duration::from_secs(1));
                     Ok(resource)
                 }
@@ -243,6 +279,9 @@ fn catch_up_in_background(resource: &DbResource, first_wait: Duration) {
             loop {
                 std::thread::sleep(wait);
                 let (Some(db), Some(last)) = (db.upgrade(), last_sync_ms.upgrade()) else {
+                    return;
+                };
+                let Ok(db) = db.libsql("replication") else {
                     return;
                 };
                 if matches!(
@@ -357,26 +396,23 @@ fn initialise(resource: &DbResource, init_sql: &[String]) -> Result<()> {
     }
     let deadline = std::time::Instant::now() + INIT_BUSY_TIMEOUT;
     loop {
-        let ran = block_on(resource.kind.driver(), async {
-            // The pragma may return a row (journal_mode does): read and drop it.
-            for sql in init_sql {
-                let mut rows = conn.query(sql, ()).await?;
-                while rows.next().await?.is_some() {}
-            }
-            Ok::<_, libsql::Error>(())
-        })?;
+        // A pragma may return a row (journal_mode does): it is read and dropped.
+        let ran = init_sql
+            .iter()
+            .try_for_each(|sql| conn.execute(resource.kind.driver(), sql));
         match ran {
             // Two openers of a new file (still in rollback-journal mode)
             // can each hold a shared lock and want the exclusive one to
             // switch it to WAL: SQLite then fails one of them at once,
             // since waiting could not help. It steps back and tries again
             // (the statements are pragmas: running them twice is harmless).
-            Err(libsql::Error::SqliteFailure(code, _))
-                if code & 0xff == 5 && std::time::Instant::now() < deadline =>
+            Err(err)
+                if err.extended_code().is_some_and(|code| code & 0xff == 5)
+                    && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            other => return Ok(other?),
+            other => return other,
         }
     }
 }
@@ -430,7 +466,7 @@ fn open_sandbox_copy<'a>(
                     "sandbox copies need a local database (a file or :memory:)".into(),
                 ));
             }
-            let file = sandbox::copy(&source.db, &source.template)?;
+            let file = sandbox::copy(source.db.libsql("sandbox copies")?, &source.template)?;
             let db = open_local(file.path().to_string_lossy().into_owned(), &opts)?;
             let resource = DbResource {
                 owned: Mutex::new(Some(file)),
@@ -457,7 +493,7 @@ fn discard_sandbox_copy(db: ResourceArc<DbResource>) -> bool {
 
 fn replica<'r>(db: &'r DbResource, call: &str) -> Result<&'r libsql::Database> {
     match db.kind {
-        Kind::Replica => Ok(&db.db),
+        Kind::Replica => db.db.libsql("replication"),
         kind => Err(Error::Unsupported(format!(
             "{call} needs an embedded replica connection, this one is {}",
             match kind {

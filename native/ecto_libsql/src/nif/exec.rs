@@ -3,25 +3,20 @@
 //! batches, so that all of them behave the same.
 
 use libsql::params::Params as LibsqlParams;
-use libsql::Value;
 use rustler::{Encoder, Env, Term};
 
-use std::sync::Arc;
-
-use crate::control::Interruptible;
+use crate::engine::{Cell, Conn, RowSink, Stmt};
 use crate::error::Result;
-use crate::nif::runtime::{block_on, Driver};
-use crate::nif::term::{encode_value, Params};
+use crate::nif::term::{encode_cell, Params};
 use crate::nif::worker::Ctx;
 use crate::params::{check_count, order_named};
+use crate::runtime::Driver;
 use crate::sql;
 
 /// A prepared statement and what we learnt about it at prepare time, so
 /// that each execution does no more than bind and step.
 pub struct Prepared {
-    /// Shared with `control` while it runs, so that an interrupt can reach
-    /// the statement itself.
-    pub stmt: Arc<libsql::Statement>,
+    pub stmt: Stmt,
     /// The SQL it was prepared from: replica statements are prepared
     /// again for each run (see `run`).
     pub sql: String,
@@ -36,7 +31,7 @@ impl Prepared {
     pub fn prepare(
         driver: Driver,
         kind: crate::nif::database::Kind,
-        conn: &libsql::Connection,
+        conn: &Conn,
         sql: &str,
     ) -> Result<Prepared> {
         if crate::sql::has_trailing_statement(sql) {
@@ -45,15 +40,11 @@ impl Prepared {
                  run several with a batch (EctoLibSql.Native.batch/2, Repo.query_many/4)",
             ));
         }
-        let stmt = block_on(driver, conn.prepare(sql))??;
-        let columns = stmt
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
+        let stmt = conn.prepare(driver, sql)?;
+        let columns = stmt.columns().into_iter().map(|(name, _)| name).collect();
         let param_count = stmt.parameter_count();
         Ok(Prepared {
-            stmt: Arc::new(stmt),
+            stmt,
             sql: sql.to_string(),
             command: sql::command(sql),
             columns,
@@ -65,7 +56,7 @@ impl Prepared {
     /// The placeholders' names, in parameter order (`None` for a bare `?`).
     pub fn placeholders(&self) -> Vec<Option<String>> {
         (1..=self.param_count)
-            .map(|i| self.stmt.parameter_name(i as i32).map(str::to_string))
+            .map(|i| self.stmt.parameter_name(i))
             .collect()
     }
 
@@ -81,7 +72,7 @@ impl Prepared {
             // A replica statement delegated to the primary names its
             // parameters 0-based (libsql 0.10 RemoteStatement::parameter_name),
             // where SQLite's index 0 has no name: give the names to the server.
-            (Kind::Replica, Params::Named(pairs)) if self.stmt.parameter_name(0).is_some() => {
+            (Kind::Replica, Params::Named(pairs)) if self.replica_names_from_zero() => {
                 Ok(LibsqlParams::Named(pairs))
             }
             (_, Params::Positional(values)) => {
@@ -91,6 +82,16 @@ impl Prepared {
             (_, Params::Named(pairs)) => {
                 order_named(&self.placeholders(), pairs).map(LibsqlParams::Positional)
             }
+        }
+    }
+
+    /// libsql 0.10's replica statements delegated to the primary name
+    /// parameter 0, which SQLite's numbering does not have.
+    fn replica_names_from_zero(&self) -> bool {
+        match &self.stmt {
+            Stmt::Libsql(stmt) => stmt.parameter_name(0).is_some(),
+            #[cfg(feature = "turso")]
+            Stmt::Turso(_) => false,
         }
     }
 
@@ -109,12 +110,42 @@ pub struct Outcome<'a> {
     pub num_rows: u64,
 }
 
+/// Rows encoded as they are stepped: each an Erlang list of its cells.
+pub struct TermRows<'a> {
+    env: Env<'a>,
+    pub rows: Vec<Term<'a>>,
+    cells: Vec<Term<'a>>,
+}
+
+impl<'a> TermRows<'a> {
+    pub fn new(env: Env<'a>, ncols: usize) -> TermRows<'a> {
+        TermRows {
+            env,
+            rows: Vec::new(),
+            cells: Vec::with_capacity(ncols),
+        }
+    }
+}
+
+impl RowSink for TermRows<'_> {
+    fn cell(&mut self, cell: Cell<'_>) -> Result<()> {
+        self.cells.push(encode_cell(self.env, cell));
+        Ok(())
+    }
+
+    fn end_row(&mut self) -> Result<()> {
+        self.rows.push(self.cells.encode(self.env));
+        self.cells.clear();
+        Ok(())
+    }
+}
+
 /// Binds `values`, steps the statement to the end and resets it. Rows are
 /// encoded as they are stepped: no intermediate copy of the result.
 pub fn run<'a>(
     env: Env<'a>,
     ctx: &Ctx,
-    conn: &libsql::Connection,
+    conn: &Conn,
     prepared: &Prepared,
     values: LibsqlParams,
 ) -> Result<Outcome<'a>> {
@@ -126,90 +157,34 @@ pub fn run<'a>(
     // parameters. A replica therefore runs a freshly prepared statement
     // every time (a local prepare, some microseconds); the cache still
     // saves the metadata.
+    let fresh;
     let stmt = if prepared.kind == crate::nif::database::Kind::Replica {
-        Arc::new(block_on(driver, conn.prepare(&prepared.sql))??)
+        fresh = conn.prepare(driver, &prepared.sql)?;
+        &fresh
     } else {
-        prepared.stmt.clone()
+        &prepared.stmt
     };
-    let running = ctx.enter_for(driver, Interruptible::Statement(stmt.clone()));
-    let result = running.and_then(|_running| {
-        block_on(driver, async {
-            let mut rows = stmt.query(values).await?;
-            let mut out: Vec<Term<'a>> = Vec::new();
-            let mut cells: Vec<Term<'a>> = Vec::with_capacity(ncols);
-            while let Some(row) = rows.next().await? {
-                cells.clear();
-                for i in 0..ncols {
-                    cells.push(encode_value(env, &read_value(&row, i)?));
-                }
-                out.push(cells.encode(env));
-            }
-            Ok::<_, libsql::Error>(out)
-        })
-    });
+    let mut sink = TermRows::new(env, ncols);
+    let result = ctx
+        .enter_for(driver, stmt.interruptible())
+        .and_then(|_running| stmt.run(driver, values, ncols, &mut sink));
     // Always reset, on success and on error alike: a statement left mid-step
     // keeps its read transaction open (and blocks checkpoints). Every run
     // ends here, so the next one finds the statement reset.
     stmt.reset();
-    let out = result??;
+    result?;
     if ncols == 0 {
         Ok(Outcome {
             rows: None,
             num_rows: conn.changes(),
         })
     } else {
-        let num_rows = out.len() as u64;
+        let num_rows = sink.rows.len() as u64;
         Ok(Outcome {
-            rows: Some(out.encode(env)),
+            rows: Some(sink.rows.encode(env)),
             num_rows,
         })
     }
-}
-
-/// Steps at most `max` rows of an open result set (a cursor). Returns the
-/// rows and whether the result set is exhausted.
-pub fn fetch_rows<'a>(
-    env: Env<'a>,
-    driver: Driver,
-    rows: &mut libsql::Rows,
-    ncols: usize,
-    max: usize,
-) -> Result<(Vec<Term<'a>>, bool)> {
-    let out = block_on(driver, async {
-        let mut out: Vec<Term<'a>> = Vec::with_capacity(max.min(4096));
-        let mut cells: Vec<Term<'a>> = Vec::with_capacity(ncols);
-        while out.len() < max {
-            match rows.next().await? {
-                Some(row) => {
-                    cells.clear();
-                    for i in 0..ncols {
-                        cells.push(encode_value(env, &read_value(&row, i)?));
-                    }
-                    out.push(cells.encode(env));
-                }
-                None => return Ok::<_, libsql::Error>((out, true)),
-            }
-        }
-        Ok((out, false))
-    })??;
-    Ok(out)
-}
-
-/// Reads one cell. libSQL 0.10 reads TEXT through a C string and unwraps
-/// its UTF-8 check, so TEXT that is not UTF-8 (`CAST(x'ff' AS TEXT)`)
-/// panics inside `get_value`: that panic becomes an error, not a crashed
-/// call, and prints nothing. (The C-string read also ends TEXT at its
-/// first NUL byte.)
-fn read_value(row: &libsql::Row, i: usize) -> libsql::Result<Value> {
-    crate::panics::catch_quietly(|| row.get_value(i as i32)).unwrap_or_else(|_| {
-        // SQLITE_MISMATCH: the stored type cannot be read as asked.
-        Err(libsql::Error::SqliteFailure(
-            20,
-            format!(
-                "column {i} holds TEXT that is not valid UTF-8: CAST it to BLOB to read its bytes"
-            ),
-        ))
-    })
 }
 
 /// Column names as an Erlang list of binaries.

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::nif::runtime::{block_on, Driver};
+use crate::runtime::{block_on, Driver};
 
 /// SQLITE_IOERR: a copy that cannot be written is an I/O failure.
 const IOERR: i32 = 10;

@@ -96,6 +96,7 @@ fn run_statement<'a>(
 ) -> Term<'a> {
     let seq = decode_params(params).and_then(|params: Params| {
         with_statement(env, tag, &stmt, move |inner, ctx, prepared, env| {
+            inner.check_usable()?;
             if inner.conn.is_autocommit() && crate::sql::takes_write_lock(&prepared.sql) {
                 inner.take_write_gate(ctx)?;
             }
@@ -147,13 +148,7 @@ fn stmt_close<'a>(env: Env<'a>, tag: Term<'a>, stmt: ResourceArc<StmtResource>) 
 #[rustler::nif]
 fn stmt_columns<'a>(env: Env<'a>, tag: Term<'a>, stmt: ResourceArc<StmtResource>) -> Term<'a> {
     let seq = with_statement(env, tag, &stmt, |_inner, _ctx, prepared, env| {
-        let columns: Vec<(String, Option<String>)> = prepared
-            .stmt
-            .columns()
-            .iter()
-            .map(|c| (c.name().to_string(), c.decl_type().map(str::to_string)))
-            .collect();
-        Ok(columns.encode(env))
+        Ok(prepared.stmt.columns().encode(env))
     });
     handed_over(env, seq)
 }
@@ -184,11 +179,7 @@ fn stmt_parameter_name<'a>(
                 prepared.param_count
             )));
         }
-        Ok(prepared
-            .stmt
-            .parameter_name(index as i32)
-            .map(str::to_string)
-            .encode(env))
+        Ok(prepared.stmt.parameter_name(index as usize).encode(env))
     });
     handed_over(env, seq)
 }

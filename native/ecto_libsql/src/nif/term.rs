@@ -184,14 +184,15 @@ pub fn sql_and_params(sql: Binary, params: Term) -> Result<(String, Params)> {
     Ok((sql_text(sql)?, decode_params(params)?))
 }
 
-/// Encodes a libSQL value as the Elixir value users get back.
-pub fn encode_value<'a>(env: Env<'a>, value: &Value) -> Term<'a> {
-    match value {
-        Value::Null => atoms::nil().encode(env),
-        Value::Integer(i) => i.encode(env),
-        Value::Real(f) => f.encode(env),
-        Value::Text(s) => s.as_str().encode(env),
-        Value::Blob(b) => {
+/// Encodes a cell of either engine as the Elixir value users get back.
+pub fn encode_cell<'a>(env: Env<'a>, cell: crate::engine::Cell<'_>) -> Term<'a> {
+    use crate::engine::Cell;
+    match cell {
+        Cell::Null => atoms::nil().encode(env),
+        Cell::Integer(i) => i.encode(env),
+        Cell::Real(f) => f.encode(env),
+        Cell::Text(s) => s.encode(env),
+        Cell::Blob(b) => {
             let mut bin = rustler::NewBinary::new(env, b.len());
             bin.as_mut_slice().copy_from_slice(b);
             Term::from(bin)

@@ -23,11 +23,12 @@ fn begin<'a>(
         Ok("deferred") => "BEGIN DEFERRED",
         Ok("immediate") => "BEGIN IMMEDIATE",
         Ok("exclusive") => "BEGIN EXCLUSIVE",
+        Ok("concurrent") => "BEGIN CONCURRENT",
         _ => {
             return reply(
                 env,
                 Err(Error::misuse(
-                    "transaction mode must be :deferred, :immediate or :exclusive",
+                    "transaction mode must be :deferred, :immediate, :exclusive or :concurrent",
                 )),
             )
         }
@@ -38,8 +39,13 @@ fn begin<'a>(
         if !inner.conn.is_autocommit() {
             return Err(Error::InTransaction);
         }
-        if sql != "BEGIN DEFERRED" {
-            inner.take_write_gate(ctx)?;
+        inner.take_conflicted();
+        match sql {
+            "BEGIN DEFERRED" => {}
+            // Concurrent transactions write side by side (MVCC) and find
+            // out at commit whether they conflicted: no gate.
+            "BEGIN CONCURRENT" => inner.check_concurrent()?,
+            _ => inner.take_write_gate(ctx)?,
         }
         inner.with_healing(|inner| inner.execute_sql(ctx, sql))?;
         Ok(inner.gate_wait_us().encode(env))
@@ -50,6 +56,11 @@ fn begin<'a>(
 /// COMMIT or ROLLBACK, or `:no_transaction` when none is open.
 fn finish(inner: &mut ConnInner, ctx: &Ctx, sql: &str) -> crate::error::Result<()> {
     if inner.conn.is_autocommit() {
+        // A concurrent transaction that lost a conflict was rolled back by
+        // the engine already: its ROLLBACK has nothing left to do.
+        if sql == "ROLLBACK" && inner.take_conflicted() {
+            return Ok(());
+        }
         return Err(Error::NoTransaction);
     }
     inner.execute_sql(ctx, sql)

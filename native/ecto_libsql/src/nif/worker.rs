@@ -46,16 +46,16 @@ impl Ctx<'_> {
     /// dropped. Remote statements (`Driver::Tokio`) take no slot.
     pub fn enter_for(
         &self,
-        driver: crate::nif::runtime::Driver,
+        driver: crate::runtime::Driver,
         what: Interruptible,
     ) -> Result<(Running<'_>, Option<crate::slots::Slot<'static>>)> {
         let slot = match driver {
-            crate::nif::runtime::Driver::Inline => Some(
+            crate::runtime::Driver::Inline => Some(
                 crate::slots::CPU
                     .acquire(|| self.is_cancelled())
                     .ok_or_else(|| self.stopped())?,
             ),
-            crate::nif::runtime::Driver::Tokio => None,
+            crate::runtime::Driver::Tokio => None,
         };
         Ok((self.enter(what)?, slot))
     }
@@ -336,7 +336,7 @@ fn run(receiver: Receiver<Job>, control: Arc<Control>, handback: Arc<Handback<Ou
         }
         let watched = control.clone();
         let seq = job.seq;
-        let registered = crate::nif::runtime::while_running(move || watched.is_cancelled(seq));
+        let registered = crate::runtime::while_running(move || watched.is_cancelled(seq));
         // A job that panics loses its reply (callers then time out), never
         // the worker: the connection keeps serving.
         let outgoing = crate::panics::catch_quietly(|| (job.run)(&mut slot, &ctx)).unwrap_or(None);
@@ -369,7 +369,13 @@ where
         Some(reply_to.build(|env| {
             let result = match slot.as_mut() {
                 _ if ctx.is_cancelled() => Err(ctx.stopped()),
-                Some(inner) => guarded(|| f(inner, ctx, env)),
+                Some(inner) => {
+                    let result = guarded(|| f(inner, ctx, env));
+                    if matches!(result, Err(Error::Conflict(_))) {
+                        inner.note_conflict();
+                    }
+                    result
+                }
                 None => Err(Error::Closed("the connection is closed")),
             };
             // A statement interrupted because its connection is closing
