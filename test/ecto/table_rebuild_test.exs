@@ -118,6 +118,29 @@ defmodule Ecto.Adapters.LibSql.TableRebuildTest do
     assert rows("SELECT count(*) FROM sqlite_master WHERE name LIKE '%ecto_libsql_rebuild%'") == [[0]]
   end
 
+  test "a new reference that a row breaks fails the migration, which is rolled back" do
+    defmodule ReferenceMissingEditor do
+      use Ecto.Migration
+
+      def up do
+        alter table(:books) do
+          modify(:editor_code, references(:authors, column: :code, type: :string))
+        end
+      end
+
+      def down, do: :ok
+    end
+
+    Repo.query!("UPDATE books SET editor_code = 'nobody' WHERE title = 'b'")
+
+    # Each copied row is checked against the new foreign key.
+    error = assert_raise EctoLibSql.Error, fn -> Ecto.Migrator.up(Repo, 4, ReferenceMissingEditor, log: false) end
+    assert error.code == :constraint_foreign_key
+
+    refute sql("books") =~ "editor_code_fkey"
+    assert rows("SELECT title, editor_code FROM books ORDER BY title") == [["a", "bob"], ["b", "nobody"]]
+  end
+
   test "the AUTOINCREMENT counter survives a rebuild that keeps the key" do
     defmodule AddKeyedColumn do
       use Ecto.Migration

@@ -91,6 +91,16 @@ defmodule EctoLibSql.Turso.EngineTest do
       assert rows!(conn, "SELECT 2") == [[2]]
     end
 
+    test "the foreign key check of a table rebuild counts dangling rows", %{conn: conn} do
+      {:ok, _} = Native.query(conn, "CREATE TABLE p (a INTEGER, b INTEGER, PRIMARY KEY (a, b))")
+      {:ok, _} = Native.query(conn, "CREATE TABLE c (x INTEGER, y INTEGER, FOREIGN KEY (x, y) REFERENCES p)")
+      {:ok, _} = Native.query(conn, "PRAGMA foreign_keys = OFF")
+      {:ok, _} = Native.query(conn, "INSERT INTO p VALUES (1, 1)")
+      {:ok, _} = Native.query(conn, "INSERT INTO c VALUES (1, 1), (1, 2), (NULL, 2), (3, 3)")
+      sql = Ecto.Adapters.LibSql.DDL.foreign_key_violations_sql(~s("main"), "c", "p", [{"x", "a"}, {"y", "b"}])
+      assert rows!(conn, IO.iodata_to_binary(sql)) == [[2]]
+    end
+
     test "what only libSQL has is refused with an error naming the engine", %{conn: conn} do
       for result <- [
             Native.authorize(conn, deny: [:writes]),

@@ -71,9 +71,18 @@ defmodule Ecto.Adapters.LibSql do
   alias Ecto.Adapters.LibSql.{Codec, ConflictRetry, Connection, DDL, TableSql}
   alias EctoLibSql.{Maintenance, Native}
 
-  ## Transactions
+  defoverridable init: 1, transaction: 3
 
-  defoverridable transaction: 3
+  # The adapter meta also records the engine (runtime options included),
+  # which decides the DDL a migration runs.
+  @impl true
+  def init(config) do
+    {:ok, child, meta} = Ecto.Adapters.SQL.init(Connection, :ecto_libsql, config)
+    mode = if config[:uri], do: :remote, else: :local
+    {:ok, child, Map.put(meta, :engine, EctoLibSql.Options.engine(mode, config))}
+  end
+
+  ## Transactions
 
   # `retry_conflicts: n` runs the transaction again after a write conflict
   # (turso engine, MVCC, `mode: :concurrent`); see ConflictRetry.
@@ -432,20 +441,19 @@ defmodule Ecto.Adapters.LibSql do
 
   defp rebuild_if_needed(_meta, command, _opts), do: command
 
-  defp engine(%{repo: repo}) do
-    config = repo.config()
-    EctoLibSql.Options.engine(if(config[:uri], do: :remote, else: :local), config)
-  end
+  defp engine(meta), do: Map.get(meta, :engine, :libsql)
 
   # A rebuilt table's rows, and the rows of the tables that reference it,
   # must still satisfy their foreign keys: the migration fails otherwise.
+  # Each foreign key is checked with a query of its own rather than with
+  # `PRAGMA foreign_key_check`, which the turso engine does not implement.
   defp check_foreign_keys!(meta, %{prefix: prefix, table: table, children: children}, opts) do
     schema = Ecto.Adapters.LibSql.Quoting.quote_name(prefix || "main")
+    query = fn sql -> Ecto.Adapters.SQL.query!(meta, IO.iodata_to_binary(sql), [], opts).rows end
 
-    for name <- [table | Enum.map(children, &elem(&1, 0))] do
-      sql = IO.iodata_to_binary(["SELECT count(*) FROM ", schema, ".pragma_foreign_key_check(?1)"])
-
-      case Ecto.Adapters.SQL.query!(meta, sql, [name], opts).rows do
+    for name <- Enum.uniq([table | Enum.map(children, &elem(&1, 0))]),
+        {parent, pairs} <- foreign_keys(query, schema, name) do
+      case query.(DDL.foreign_key_violations_sql(schema, name, parent, pairs)) do
         [[0]] ->
           :ok
 
@@ -456,6 +464,32 @@ defmodule Ecto.Adapters.LibSql do
     end
 
     :ok
+  end
+
+  # `table`'s foreign keys: the parent table and the {child, parent}
+  # column pairs of each (a reference without columns names the parent's
+  # primary key).
+  defp foreign_keys(query, schema, table) do
+    quote = &Ecto.Adapters.LibSql.Quoting.quote_name/1
+
+    query.(["PRAGMA ", schema, ".foreign_key_list(", quote.(table), ")"])
+    |> Enum.group_by(fn [id | _] -> id end, fn [_id, seq, parent, from, to | _] -> {seq, parent, from, to} end)
+    |> Enum.map(fn {_id, columns} ->
+      columns = Enum.sort(columns)
+      {_, parent, _, _} = hd(columns)
+
+      to =
+        if Enum.any?(columns, fn {_, _, _, to} -> is_nil(to) end) do
+          query.(["PRAGMA ", schema, ".table_info(", quote.(parent), ")"])
+          |> Enum.filter(fn [_cid, _name, _type, _notnull, _default, pk] -> pk > 0 end)
+          |> Enum.sort_by(fn row -> List.last(row) end)
+          |> Enum.map(fn [_cid, name | _] -> name end)
+        else
+          Enum.map(columns, fn {_, _, _, to} -> to end)
+        end
+
+      {parent, Enum.zip(Enum.map(columns, fn {_, _, from, _} -> from end), to)}
+    end)
   end
 
   # Commands whose SQL depends on what the database holds now.

@@ -550,6 +550,30 @@ defmodule Ecto.Adapters.LibSql.DDL do
   end
 
   @doc """
+  A query counting the rows of `child` (in `schema`, quoted) whose foreign
+  key to `parent`, over the `{child_column, parent_column}` pairs, finds no
+  parent row. Rows with a NULL in the key reference nothing.
+  """
+  @spec foreign_key_violations_sql(iodata(), String.t(), String.t(), [{String.t(), String.t()}]) :: iodata()
+  def foreign_key_violations_sql(schema, child, parent, pairs) do
+    not_null =
+      Enum.map_intersperse(pairs, " AND ", fn {from, _to} -> ["c.", Quoting.quote_name(from), " IS NOT NULL"] end)
+
+    matches =
+      Enum.map_intersperse(pairs, " AND ", fn {from, to} ->
+        ["p.", Quoting.quote_name(to), " = c.", Quoting.quote_name(from)]
+      end)
+
+    [
+      ["SELECT count(*) FROM ", schema, ".", Quoting.quote_name(child), " AS c WHERE "],
+      not_null,
+      [" AND NOT EXISTS (SELECT 1 FROM ", schema, ".", Quoting.quote_name(parent), " AS p WHERE "],
+      matches,
+      ")"
+    ]
+  end
+
+  @doc """
   The rebuilt table's CREATE TABLE statement: `sql` (the table's stored
   one) with `changes` applied, and the columns whose rows are copied.
   """

@@ -356,6 +356,18 @@ impl Stmt {
         }
     }
 
+    /// Rows the statement's last run changed. libSQL's connection-wide
+    /// count is the statement's own after an INSERT, UPDATE or DELETE (and
+    /// the previous one after anything else, as SQLite's); turso counts
+    /// per statement.
+    pub fn changes(&self, conn: &Conn) -> u64 {
+        match self {
+            Stmt::Libsql(_) => conn.changes(),
+            #[cfg(feature = "turso")]
+            Stmt::Turso(stmt) => stmt.changes(),
+        }
+    }
+
     /// What an interrupt stops while this statement runs.
     pub fn interruptible(&self) -> Interruptible {
         match self {

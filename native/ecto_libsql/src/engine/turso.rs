@@ -260,6 +260,11 @@ impl Stmt {
         }
     }
 
+    /// Rows the last run of this statement changed.
+    pub fn changes(&self) -> u64 {
+        u64::try_from(self.stmt.borrow().n_change()).unwrap_or(0)
+    }
+
     /// Steps to the end, rows discarded.
     pub fn drain(&self) -> Result<()> {
         while self.step()? {}

@@ -171,12 +171,13 @@ pub fn run<'a>(
     // Always reset, on success and on error alike: a statement left mid-step
     // keeps its read transaction open (and blocks checkpoints). Every run
     // ends here, so the next one finds the statement reset.
+    let changes = stmt.changes(conn);
     stmt.reset();
     result?;
     if ncols == 0 {
         Ok(Outcome {
             rows: None,
-            num_rows: conn.changes(),
+            num_rows: changes,
         })
     } else {
         let num_rows = sink.rows.len() as u64;
