@@ -8,6 +8,23 @@ unless Code.ensure_loaded?(:proper) do
 end
 
 exclude = if Code.ensure_loaded?(:proper), do: [], else: [:proper]
+
+# ECTO_LIBSQL_ENGINE=turso runs the suites with local databases on the
+# turso engine; tests that need what it lacks carry `capability:` tags.
+exclude =
+  case System.get_env("ECTO_LIBSQL_ENGINE", "libsql") do
+    "libsql" ->
+      exclude
+
+    "turso" ->
+      Application.put_env(:ecto_libsql, :default_engine, :turso)
+      IO.puts("Running local databases on the turso engine")
+      [:capability | exclude]
+
+    other ->
+      raise "ECTO_LIBSQL_ENGINE must be libsql or turso, got: #{inspect(other)}"
+  end
+
 exclude = exclude ++ EctoLibSql.TestServer.start_for_suite()
 
 # A second OS process writing the same file is played by Python's sqlite3.

@@ -10,6 +10,14 @@
 Logger.configure(level: :info)
 
 Application.put_env(:ecto, :primary_key_type, :id)
+
+# ECTO_LIBSQL_ENGINE=turso runs the suites on the turso engine.
+case System.get_env("ECTO_LIBSQL_ENGINE", "libsql") do
+  "libsql" -> :ok
+  "turso" -> Application.put_env(:ecto_libsql, :default_engine, :turso)
+  other -> raise "ECTO_LIBSQL_ENGINE must be libsql or turso, got: #{inspect(other)}"
+end
+
 # The suites' modules that ask run async when each test has its own copy.
 Application.put_env(:ecto, :async_integration_tests, System.get_env("ECTO_LIBSQL_SANDBOX") == "copy")
 

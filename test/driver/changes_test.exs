@@ -1,6 +1,9 @@
 defmodule EctoLibSql.ChangesTest do
   use ExUnit.Case, async: true
 
+  # Needs what the turso engine lacks (ECTO_LIBSQL_ENGINE=turso excludes it).
+  @moduletag capability: :change_capture
+
   import EctoLibSql.TestDB, only: [tmp_db!: 1]
 
   alias EctoLibSql.Changes

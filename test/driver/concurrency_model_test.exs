@@ -143,6 +143,7 @@ defmodule EctoLibSql.ConcurrencyModelTest do
   end
 
   @tag :python
+  @tag capability: :multiprocess
   test "a second OS process writing the same file: both make progress with no error", %{path: path} do
     pool = start_pool!(database: path, pool_size: 4)
     EctoLibSql.query!(pool, "CREATE TABLE t (who TEXT, n INTEGER)")

@@ -45,6 +45,7 @@ defmodule EctoLibSql.ConfigTest do
     assert {:error, %Error{code: :readonly}} = EctoLibSql.query(reader, "INSERT INTO t VALUES (1)")
   end
 
+  @tag capability: :pragmas
   test "ecto_sqlite3's pragma options set their pragmas on every connection", %{path: path} do
     pool =
       start_pool!(
@@ -68,6 +69,7 @@ defmodule EctoLibSql.ConfigTest do
     assert %Result{rows: [[0]]} = EctoLibSql.query!(pool, "SELECT 'A' LIKE 'a'")
   end
 
+  @tag capability: :encryption
   test "secrets show in no child spec, option list or connection state", %{path: path} do
     secret = "k-#{System.unique_integer([:positive])}-do-not-print"
     refute inspect(EctoLibSql.child_spec(database: path, encryption_key: secret), limit: :infinity) =~ secret

@@ -25,6 +25,7 @@ defmodule EctoLibSql.MaintenanceTest do
     n
   end
 
+  @tag capability: :maintenance
   test "a backup taken while writers run holds everything committed before it and passes integrity_check", ctx do
     pool = pool!(tmp_db!(ctx))
     fill!(pool, 2_000)
@@ -64,6 +65,7 @@ defmodule EctoLibSql.MaintenanceTest do
     assert {:error, %EctoLibSql.Error{code: :misuse}} = Maintenance.backup(pool, target)
   end
 
+  @tag capability: :maintenance
   test "checkpoint, sizes, analyze, optimize, vacuum, incremental_vacuum", ctx do
     path = tmp_db!(ctx)
     pool = pool!(path, auto_vacuum: :incremental)
@@ -97,6 +99,7 @@ defmodule EctoLibSql.MaintenanceTest do
     assert {:error, %EctoLibSql.Error{code: :invalid_option}} = Maintenance.checkpoint(pool, :sideways)
   end
 
+  @tag capability: :writable_schema
   test "integrity_check and quick_check report a damaged database", ctx do
     path = tmp_db!(ctx)
     conn = EctoLibSql.TestDB.open!(database: path)
@@ -164,11 +167,13 @@ defmodule EctoLibSql.MaintenanceTest do
     assert wal <= limit
   end
 
+  @tag capability: :pragmas
   test "journal_size_limit defaults to 64 MiB on local files", ctx do
     pool = pool!(tmp_db!(ctx))
     assert %{rows: [[67_108_864]]} = EctoLibSql.query!(pool, "PRAGMA journal_size_limit")
   end
 
+  @tag capability: :maintenance
   test "stopping a pool closes its connections: the WAL is checkpointed and removed at once", ctx do
     path = tmp_db!(ctx)
     {:ok, pool} = EctoLibSql.start_link(database: path, pool_size: 3)

@@ -257,6 +257,7 @@ defmodule Ecto.Adapters.LibSqlTest do
                [[1, "given", nil, 2], [2, "x", 5, 9], [3, "x", nil, 3], [4, "x", nil, 2], [5, "x", nil, 2]]
     end
 
+    @tag capability: :aggregate_order_by
     test "push and pull update JSON arrays in order" do
       item = Repo.insert!(%Item{name: "arr", tags: ["a", "b", "a"]})
       Repo.insert!(%Item{name: "nil"})

@@ -784,8 +784,10 @@ defmodule Ecto.Adapters.LibSql.ConnectionTest do
       assert_raise ArgumentError, ~r/IF \[NOT\] EXISTS/, fn -> ddl(alter) end
       assert DDL.conditional_columns?(alter)
 
-      assert DDL.columns_query(%Table{name: :posts}) ==
-               {"SELECT name FROM pragma_table_info(?1, ?2)", ["posts", "main"]}
+      assert DDL.columns_query(%Table{name: :posts}) == {"SELECT name FROM pragma_table_info(?1)", ["posts"]}
+
+      assert DDL.columns_query(%Table{name: :posts, prefix: "aux"}) ==
+               {"SELECT name FROM pragma_table_info(?1, ?2)", ["posts", "aux"]}
 
       resolved = DDL.resolve_conditional_columns(alter, ["id", "a", "c"])
       refute DDL.conditional_columns?(resolved)

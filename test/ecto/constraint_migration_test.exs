@@ -104,6 +104,7 @@ defmodule Ecto.Adapters.LibSql.ConstraintMigrationTest do
     sql
   end
 
+  @tag capability: :writable_schema
   test "create constraint checks existing rows, then every write; down drops it; data and indexes stay" do
     Repo.insert!(%Product{name: "a", price: 5})
     :ok = Ecto.Migrator.up(Repo, 2, AddPriceCheck, log: false)
@@ -127,6 +128,7 @@ defmodule Ecto.Adapters.LibSql.ConstraintMigrationTest do
     assert {:ok, _} = Repo.insert(Product.changeset(%Product{}, %{name: "b", price: -1}))
   end
 
+  @tag capability: :writable_schema
   test "a constraint existing rows break is refused, and the migration changes nothing" do
     Repo.insert!(%Product{name: "a", price: -5})
     before = table_sql()
@@ -144,6 +146,7 @@ defmodule Ecto.Adapters.LibSql.ConstraintMigrationTest do
     assert_raise Ecto.ConstraintError, fn -> Repo.insert!(%Product{name: "c", price: 2000}) end
   end
 
+  @tag capability: :writable_schema
   test "a column's CHECK constraint declared with its table drops too; drop_if_exists of a missing one is fine" do
     assert_raise Ecto.ConstraintError, fn -> Repo.insert!(%Product{name: "", price: 1}) end
     :ok = Ecto.Migrator.up(Repo, 2, DropNameCheck, log: false)
@@ -152,6 +155,7 @@ defmodule Ecto.Adapters.LibSql.ConstraintMigrationTest do
     :ok = Ecto.Migrator.up(Repo, 3, DropMissingCheck, log: false)
   end
 
+  @tag capability: :foreign_key_triggers
   test "on_delete: {:nilify, columns} nulls only those columns; dropping the table drops its trigger" do
     :ok = Ecto.Migrator.up(Repo, 2, NilifySome, log: false)
     Repo.query!("INSERT INTO parents (id, code) VALUES (1, 5)")

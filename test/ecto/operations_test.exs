@@ -28,6 +28,7 @@ defmodule Ecto.Adapters.LibSql.OperationsTest do
     :ok
   end
 
+  @tag capability: :maintenance
   test "backup, checks, checkpoint and sizes through the Repo", ctx do
     target = tmp_db!(ctx, "backup.db")
     assert {:ok, %{pages: pages}} = LibSql.backup(Repo, target)
@@ -46,6 +47,7 @@ defmodule Ecto.Adapters.LibSql.OperationsTest do
     GenServer.stop(copy)
   end
 
+  @tag capability: :query_plan
   test "explain_query_plan returns SQLite's plan as data" do
     # Statistics as they are after filling (a pooled connection that opened
     # while the table was empty may have analyzed it as empty).
@@ -87,6 +89,7 @@ defmodule Ecto.Adapters.LibSql.OperationsTest do
     refute_received {:transaction, _, _}
   end
 
+  @tag capability: :change_capture
   test "a Repo's committed changes reach its subscribers" do
     {:ok, id} = LibSql.subscribe_changes(Repo, [:posts])
     post = Repo.insert!(%Post{title: "new"})

@@ -3,6 +3,9 @@ defmodule Ecto.Adapters.LibSql.SandboxCopyTest do
   # test database. Not async: the tests count the copy files this VM makes.
   use ExUnit.Case, async: false
 
+  # Needs what the turso engine lacks (ECTO_LIBSQL_ENGINE=turso excludes it).
+  @moduletag capability: :sandbox_copy
+
   import EctoLibSql.TestDB, only: [tmp_db!: 1]
 
   alias Ecto.Adapters.SQL.Sandbox

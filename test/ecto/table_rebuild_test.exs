@@ -82,6 +82,7 @@ defmodule Ecto.Adapters.LibSql.TableRebuildTest do
 
   defp rows(sql), do: Repo.query!(sql).rows
 
+  @tag capability: :writable_schema
   test "a primary key change keeps rows, indexes, triggers, references and the AUTOINCREMENT counter" do
     :ok = Ecto.Migrator.up(Repo, 2, ChangeAuthorsKey, log: false)
 
@@ -141,6 +142,7 @@ defmodule Ecto.Adapters.LibSql.TableRebuildTest do
     assert rows("SELECT title, editor_code FROM books ORDER BY title") == [["a", "bob"], ["b", "nobody"]]
   end
 
+  @tag capability: :writable_schema
   test "the AUTOINCREMENT counter survives a rebuild that keeps the key" do
     defmodule AddKeyedColumn do
       use Ecto.Migration
@@ -161,6 +163,8 @@ defmodule Ecto.Adapters.LibSql.TableRebuildTest do
     assert rows("SELECT id FROM authors WHERE code = 'eve'") == [[4]]
   end
 
+  # Its end deletes through an on_delete column-list trigger.
+  @tag capability: :foreign_key_triggers
   test "a new reference is checked against existing rows: a violation fails the migration, which changes nothing" do
     before = sql("books")
     Repo.query!("UPDATE books SET editor_code = 'nobody' WHERE title = 'a'")
@@ -174,7 +178,8 @@ defmodule Ecto.Adapters.LibSql.TableRebuildTest do
 
     Repo.query!("UPDATE books SET editor_code = 'bob' WHERE title = 'a'")
     :ok = Ecto.Migrator.up(Repo, 4, ReferenceEditors, log: false)
-    assert sql("books") =~ ~s|"editor_code" TEXT CONSTRAINT "books_editor_code_fkey" REFERENCES "authors"("code")|
+    # (The turso engine stores the schema text re-rendered: `"authors" ("code")`.)
+    assert sql("books") =~ ~r/"editor_code" TEXT CONSTRAINT "books_editor_code_fkey" REFERENCES "authors" ?\("code"\)/
     assert rows("SELECT title, editor_code FROM books ORDER BY title") == [["a", "bob"], ["b", "ann"]]
 
     # The added reference's on_delete column list acts (a trigger on authors).

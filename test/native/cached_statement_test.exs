@@ -49,6 +49,7 @@ defmodule EctoLibSql.CachedStatementTest do
     assert {:error, %{code: :closed}} = Native.query_stmt(stmt, [1, 2])
   end
 
+  @tag capability: :journal_modes
   test "a read blocked by a lock waits for it instead of failing", context do
     path = tmp_db!(context)
     writer = open!(database: path, journal_mode: :delete)

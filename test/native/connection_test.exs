@@ -72,6 +72,7 @@ defmodule EctoLibSql.ConnectionTest do
       assert {:error, %EctoLibSql.Error{}} = Native.load_extension(conn, "/nonexistent/ext.so")
     end
 
+    @tag capability: :extensions
     test "loading a nonexistent path fails with an error once enabled" do
       conn = open_memory!()
       assert Native.enable_load_extension(conn, true) == :ok

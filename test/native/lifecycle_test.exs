@@ -20,6 +20,7 @@ defmodule EctoLibSql.LifecycleTest do
     {result, beam1 - beam0, rss1 - rss0}
   end
 
+  @tag capability: :memory_flat_open_close
   test "100,000 open/close cycles of :memory: connections keep memory flat" do
     {_, beam_growth, rss_growth} =
       measure(fn n ->

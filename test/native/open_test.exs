@@ -26,6 +26,7 @@ defmodule EctoLibSql.OpenTest do
       assert rows!(again, "SELECT x FROM t") == [[42]]
     end
 
+    @tag capability: :journal_modes
     test "applies every connection option and custom pragma", ctx do
       conn =
         open!(
@@ -51,6 +52,7 @@ defmodule EctoLibSql.OpenTest do
       assert {:ok, %{capacity: 16}} = Native.cache_stats(conn)
     end
 
+    @tag capability: :journal_modes
     test "journal_mode :wal and :truncate are honoured", ctx do
       dir = tmp_dir!(ctx)
       wal = open!(database: Path.join(dir, "a.db"), journal_mode: :wal)
@@ -93,6 +95,7 @@ defmodule EctoLibSql.OpenTest do
   end
 
   describe "open/1 with :encryption_key" do
+    @tag capability: :encryption
     test "encrypts the file: without the right key it cannot be read", ctx do
       path = tmp_db!(ctx)
       conn = open!(database: path, encryption_key: "s3cret")

@@ -86,6 +86,7 @@ defmodule EctoLibSql.QueryTest do
       assert_error(Native.query(conn, "SELECT ?", "x"), :misuse)
     end
 
+    @tag capability: :non_utf8_text
     test "reading TEXT that is not UTF-8 is an error, not a crash", %{conn: conn} do
       error = assert_error(Native.query(conn, "SELECT CAST(x'ff' AS TEXT)"), :mismatch)
       assert error.message =~ "UTF-8"
@@ -228,6 +229,7 @@ defmodule EctoLibSql.QueryTest do
       assert error.message =~ "child.email"
     end
 
+    @tag capability: :constraint_codes
     test "a primary key violation is :constraint_primary_key", %{conn: conn} do
       {:ok, 1} = Native.execute(conn, "INSERT INTO parent (id) VALUES (1)")
       error = assert_error(Native.execute(conn, "INSERT INTO parent (id) VALUES (1)"), :constraint_primary_key)
@@ -269,6 +271,7 @@ defmodule EctoLibSql.QueryTest do
     assert rows!(conn, "SELECT 1") == [[1]]
   end
 
+  @tag capability: :constraint_codes
   test "a failed foreign key is named, on insert, update and delete, and nothing of the probe stays" do
     conn = open_memory!()
 

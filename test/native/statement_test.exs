@@ -83,6 +83,7 @@ defmodule EctoLibSql.StatementTest do
     assert {:ok, %Result{rows: [[1]]}} = Native.query_stmt(stmt, [1])
   end
 
+  @tag capability: :constraint_codes
   test "a failing execution reports the SQLite error and the statement still works", %{conn: conn} do
     {:ok, stmt} = Native.prepare(conn, "INSERT INTO t (id, name) VALUES (?, ?)")
     {:ok, 1} = Native.execute_stmt(stmt, [1, "a"])

@@ -268,13 +268,7 @@ impl From<libsql::Error> for Error {
         use libsql::Error as E;
         match err {
             // SQLITE_BUSY_SNAPSHOT: no busy timeout can help; say why.
-            E::SqliteFailure(BUSY_SNAPSHOT, message) => Error::Sqlite {
-                extended_code: Some(BUSY_SNAPSHOT),
-                message: format!(
-                    "{message}: this DEFERRED transaction read before another connection committed a write, \
-                     so it cannot write any more; run transactions that write as IMMEDIATE (the default)"
-                ),
-            },
+            E::SqliteFailure(BUSY_SNAPSHOT, message) => busy_snapshot(message),
             E::SqliteFailure(code, message) => Error::Sqlite {
                 extended_code: Some(code),
                 message,
@@ -316,6 +310,17 @@ impl From<libsql::Error> for Error {
                 message: other.to_string(),
             },
         }
+    }
+}
+
+/// SQLITE_BUSY_SNAPSHOT: no busy timeout can help; the error says why.
+pub fn busy_snapshot(message: String) -> Error {
+    Error::Sqlite {
+        extended_code: Some(BUSY_SNAPSHOT),
+        message: format!(
+            "{message}: this DEFERRED transaction read before another connection committed a write, \
+             so it cannot write any more; run transactions that write as IMMEDIATE (the default)"
+        ),
     }
 }
 

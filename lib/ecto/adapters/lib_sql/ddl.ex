@@ -293,8 +293,13 @@ defmodule Ecto.Adapters.LibSql.DDL do
   `resolve_conditional_columns/2`.
   """
   @spec columns_query(Table.t()) :: {String.t(), [term]}
+  def columns_query(%Table{prefix: nil, name: name}) do
+    # Without the schema argument, which the turso engine does not take.
+    {"SELECT name FROM pragma_table_info(?1)", [to_string(name)]}
+  end
+
   def columns_query(%Table{prefix: prefix, name: name}) do
-    {"SELECT name FROM pragma_table_info(?1, ?2)", [to_string(name), to_string(prefix || "main")]}
+    {"SELECT name FROM pragma_table_info(?1, ?2)", [to_string(name), to_string(prefix)]}
   end
 
   @doc "Whether an ALTER TABLE command has changes that depend on existing columns."

@@ -37,6 +37,7 @@ const SLEEP_SLICE: Duration = Duration::from_millis(10);
 /// An opened Turso database, shared by its connections.
 pub struct Database {
     db: Arc<turso_core::Database>,
+    read_only: bool,
     /// The features that failed their probe (see `CAPABILITIES`).
     missing: Arc<Vec<&'static Capability>>,
 }
@@ -60,6 +61,7 @@ pub fn open(path: &str, read_only: bool, mvcc: bool) -> Result<Database> {
     let db = caught(|| turso_core::Database::open(io, path, options).map_err(error))?;
     let mut database = Database {
         db,
+        read_only,
         missing: Arc::new(Vec::new()),
     };
     let conn = database.connect()?;
@@ -73,6 +75,9 @@ pub fn open(path: &str, read_only: bool, mvcc: bool) -> Result<Database> {
 impl Database {
     pub fn connect(&self) -> Result<Conn> {
         let conn = caught(|| self.db.connect().map_err(error))?;
+        // Turso opens a file read-only yet lets its connections write: its
+        // query-only mode refuses the writes `prepare` does not catch.
+        conn.set_query_only(self.read_only);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         conn.set_progress_handler(
@@ -81,6 +86,7 @@ impl Database {
         );
         Ok(Conn {
             conn,
+            read_only: self.read_only,
             stop,
             missing: self.missing.clone(),
         })
@@ -94,6 +100,7 @@ impl Database {
 
 pub struct Conn {
     conn: Arc<turso_core::Connection>,
+    read_only: bool,
     /// Set to stop the running statement (see the module doc).
     stop: Arc<AtomicBool>,
     missing: Arc<Vec<&'static Capability>>,
@@ -134,6 +141,12 @@ impl Conn {
     pub fn prepare(&self, sql: &str) -> Result<Stmt> {
         if let Some(capability) = self.missing.iter().find(|c| (c.used_by)(sql)) {
             return Err(super::unsupported(Engine::Turso, capability.name));
+        }
+        if self.read_only && writes(sql) {
+            return Err(Error::Sqlite {
+                extended_code: Some(8),
+                message: "attempt to write a readonly database".into(),
+            });
         }
         let stmt = caught(|| self.conn.prepare(sql).map_err(error))?;
         Ok(Stmt {
@@ -284,6 +297,24 @@ impl Stmt {
     }
 }
 
+/// Whether `sql` changes the database's contents or schema (connection
+/// pragmas do not).
+fn writes(sql: &str) -> bool {
+    matches!(
+        crate::sql::command(sql),
+        "insert"
+            | "update"
+            | "delete"
+            | "replace"
+            | "create"
+            | "drop"
+            | "alter"
+            | "reindex"
+            | "vacuum"
+            | "analyze"
+    )
+}
+
 fn value_of(value: libsql::Value) -> Result<Value> {
     Ok(match value {
         libsql::Value::Null => Value::Null,
@@ -323,9 +354,6 @@ fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
-/// SQLITE_BUSY_SNAPSHOT.
-const BUSY_SNAPSHOT: i32 = 517;
-
 /// Turso's errors, with SQLite's result codes where there is one. A
 /// constraint failure carries no extended code, only SQLite's wording
 /// (`UNIQUE constraint failed: ...`), which `crate::error` reads as it
@@ -339,17 +367,19 @@ pub fn error(err: LimboError) -> Error {
             "{message}: another concurrent transaction wrote the same rows first; \
              roll back and run the transaction again"
         )),
-        LimboError::BusySnapshot => Error::Sqlite {
-            extended_code: Some(BUSY_SNAPSHOT),
-            message,
-        },
+        LimboError::BusySnapshot => crate::error::busy_snapshot(message),
+        // Turso reports unknown tables as parse errors too: SQLite's code
+        // for both is SQLITE_ERROR, and its wording says which it is.
         LimboError::ParseError(_) | LimboError::LexerError(_) => Error::Sqlite {
             extended_code: Some(1),
-            message: if message.contains("syntax error") {
-                message
-            } else {
-                format!("syntax error: {message}")
-            },
+            message,
+        },
+        LimboError::CompletionError(turso_core::CompletionError::IOError(
+            std::io::ErrorKind::NotFound,
+            _,
+        )) => Error::Sqlite {
+            extended_code: Some(14),
+            message: format!("unable to open database file: {message}"),
         },
         LimboError::ForeignKeyConstraint(_) => Error::Sqlite {
             extended_code: Some(787),
