@@ -127,6 +127,11 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     use Ecto.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
   end
 
+  # The same adapter on the turso engine (`engine: :turso`).
+  defmodule Bench.TursoRepo do
+    use Ecto.Repo, otp_app: :ecto_libsql, adapter: Ecto.Adapters.LibSql
+  end
+
   defmodule Bench.Full do
     @moduledoc false
     # W1-W5 for one system (a repo module).
@@ -183,8 +188,9 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
       end
     end
 
-    def run_system(ctx, name, repo) do
-      dir = Path.join(ctx.tmp, name)
+    def run_system(ctx, name, repo, repo_opts) do
+      ctx = Map.put(ctx, :repo_opts, repo_opts)
+      dir = Path.join(ctx.tmp, String.replace(name, ~r/[^a-z0-9_]/, "_"))
       File.mkdir_p!(dir)
 
       [
@@ -220,14 +226,15 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
 
     # Starts `repo` on a fresh file with the table, runs `fun`, stops it.
     defp with_repo(repo, path, opts, fun) do
-      for suffix <- ["", "-wal", "-shm"], do: File.rm(path <> suffix)
+      for suffix <- ["", "-wal", "-shm", "-log"], do: File.rm(path <> suffix)
 
       # opts override the defaults (Keyword.get takes the first of repeated keys).
       opts = Keyword.merge([database: path, pool_size: 1, log: false] ++ @pragmas, opts)
       {:ok, pid} = repo.start_link(opts)
 
       try do
-        verify!(repo, opts[:pool_size])
+        expected = if opts[:mvcc], do: %{@expected_pragmas | "journal_mode" => "mvcc"}, else: @expected_pragmas
+        verify!(repo, opts[:pool_size], expected)
         repo.query!(@create)
         fun.()
       after
@@ -238,7 +245,7 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     # A benchmark is only as good as its setup: the W5 "pool of 8" once ran
     # on a pool of 1. Each Repo is checked for the pool size and pragmas it
     # was meant to have, on its every connection, before it is measured.
-    defp verify!(repo, pool_size) do
+    defp verify!(repo, pool_size, expected) do
       ready = ready_connections(repo, pool_size, System.monotonic_time(:millisecond) + 5_000)
       ready == pool_size || raise "#{inspect(repo)} runs #{ready} connections, not #{pool_size}"
 
@@ -250,7 +257,7 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
         for _ <- 1..pool_size do
           Task.async(fn ->
             repo.checkout(fn ->
-              seen = for {name, _} <- @expected_pragmas, into: %{}, do: {name, pragma(repo, name)}
+              seen = for {name, _} <- expected, into: %{}, do: {name, pragma(repo, name)}
               send(parent, {:checked, self()})
 
               receive do
@@ -263,8 +270,8 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
       for _ <- tasks, do: receive(do: ({:checked, _} -> :ok))
       Enum.each(tasks, &send(&1.pid, :release))
 
-      for seen <- Task.await_many(tasks), seen != @expected_pragmas do
-        raise "#{inspect(repo)} runs with #{inspect(seen)}, expected #{inspect(@expected_pragmas)}"
+      for seen <- Task.await_many(tasks), seen != expected do
+        raise "#{inspect(repo)} runs with #{inspect(seen)}, expected #{inspect(expected)}"
       end
     end
 
@@ -302,7 +309,7 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     ## W1: Repo.get on 10,000 rows, 20,000 random ids, one process
 
     defp w1(ctx, repo, path) do
-      with_repo(repo, path, [], fn ->
+      with_repo(repo, path, ctx.repo_opts, fn ->
         seed(repo, @point_rows)
         ids = random_ids(20_000, @point_rows)
         r = measure(ctx, length(ids), "ops/s", fn -> Enum.each(ids, &(%Post{} = repo.get(Post, &1))) end)
@@ -313,7 +320,7 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     ## W2: Repo.insert outside a transaction, 5,000 calls
 
     defp w2(ctx, repo, path) do
-      with_repo(repo, path, [], fn ->
+      with_repo(repo, path, ctx.repo_opts, fn ->
         insert = fn ->
           for i <- 1..5_000 do
             {:ok, _} = repo.insert(struct(Post, Map.delete(row(i), :id)))
@@ -327,7 +334,7 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     ## W3: Repo.insert_all of 100,000 rows in chunks of 1,000 (?1..?6000)
 
     defp w3(ctx, repo, path) do
-      with_repo(repo, path, [], fn ->
+      with_repo(repo, path, ctx.repo_opts, fn ->
         chunks = 1..@bulk_rows |> Enum.map(&row/1) |> Enum.chunk_every(@chunk)
         insert = fn -> Enum.each(chunks, &({@chunk, _} = repo.insert_all(Post, &1))) end
         truncate = fn -> repo.query!("DELETE FROM posts") end
@@ -338,7 +345,7 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     ## W4: Repo.all(Post) over 100,000 rows, with peak memory
 
     defp w4(ctx, repo, path) do
-      with_repo(repo, path, [], fn ->
+      with_repo(repo, path, ctx.repo_opts, fn ->
         seed(repo, @bulk_rows)
         scan = fn -> @bulk_rows = length(repo.all(Post)) end
         r = measure(ctx, @bulk_rows, "rows/s", scan)
@@ -399,24 +406,55 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
     end
 
     ## W5: pool of 8, 16 processes, 90% get / 10% update, 5 s
+    # On the turso engine also with MVCC and concurrent transactions (each
+    # retried on a conflict), at pools of 8 and 32.
 
     defp w5(ctx, repo, path) do
       seconds = env_int("BENCH_W5_SECONDS", 5)
 
-      variants = [
-        {"W5 update outside transaction", :outside, []},
-        {"W5 update in transaction (deferred)", :inside, [default_transaction_mode: :deferred]},
-        {"W5 update in transaction (immediate)", :inside, [default_transaction_mode: :immediate]}
-      ]
+      variants =
+        [
+          {"W5 update outside transaction", :outside, [pool_size: 8]},
+          {"W5 update in transaction (deferred)", :inside, [pool_size: 8, default_transaction_mode: :deferred]},
+          {"W5 update in transaction (immediate)", :inside, [pool_size: 8, default_transaction_mode: :immediate]}
+        ] ++
+          if ctx.repo_opts[:engine] == :turso do
+            for pool <- [8, 32] do
+              {"W5 update in transaction (concurrent, MVCC, pool #{pool})", :concurrent, [pool_size: pool, mvcc: true]}
+            end
+          else
+            []
+          end
 
       for {key, variant, opts} <- variants do
-        with_repo(repo, path, [pool_size: 8] ++ opts, fn ->
+        with_repo(repo, path, ctx.repo_opts ++ opts, fn ->
           seed(repo, @point_rows)
           # Warm-up: one short round, its counts discarded.
           w5_round(repo, variant, 500)
+          before = total_views(repo)
+          retries = :counters.new(1, [])
+          handler = "bench-w5-#{System.unique_integer([:positive])}"
 
-          rounds = for _ <- 1..ctx.reps, do: w5_round(repo, variant, seconds * 1000)
+          :telemetry.attach(
+            handler,
+            [:ecto_libsql, :transaction, :retry],
+            fn _, _, _, counter -> :counters.add(counter, 1, 1) end,
+            retries
+          )
+
+          rounds =
+            try do
+              for _ <- 1..ctx.reps, do: w5_round(repo, variant, seconds * 1000)
+            after
+              :telemetry.detach(handler)
+            end
+
           rates = Enum.sort(Enum.map(rounds, &(&1.ops / seconds)))
+          updates = Enum.sum(Enum.map(rounds, & &1.updates))
+
+          # A read-then-write outside a transaction may lose an update by
+          # design; inside one it must not.
+          lost = if variant == :outside, do: nil, else: before + updates - total_views(repo)
 
           {key,
            %{
@@ -425,17 +463,27 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
              unit: "ops/s",
              samples: rates,
              busy_errors: Enum.sum(Enum.map(rounds, & &1.busy)),
-             other_errors: Enum.sum(Enum.map(rounds, & &1.other))
+             other_errors: Enum.sum(Enum.map(rounds, & &1.other)),
+             updates: updates,
+             retries: :counters.get(retries, 1),
+             lost_updates: lost
            }}
         end)
       end
+    end
+
+    defp total_views(repo) do
+      %{rows: [[sum]]} = repo.query!("SELECT sum(views) FROM posts")
+      sum
     end
 
     defp w5_round(repo, variant, ms) do
       deadline = System.monotonic_time(:millisecond) + ms
 
       1..16
-      |> Enum.map(fn _ -> Task.async(fn -> w5_loop(repo, variant, deadline, %{ops: 0, busy: 0, other: 0}) end) end)
+      |> Enum.map(fn _ ->
+        Task.async(fn -> w5_loop(repo, variant, deadline, %{ops: 0, updates: 0, busy: 0, other: 0}) end)
+      end)
       |> Enum.map(&Task.await(&1, ms + 60_000))
       |> Enum.reduce(fn a, b -> Map.merge(a, b, fn _, x, y -> x + y end) end)
     end
@@ -448,8 +496,13 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
 
         acc =
           try do
-            if :rand.uniform(10) == 1, do: w5_update(repo, variant, id), else: %Post{} = repo.get(Post, id)
-            %{acc | ops: acc.ops + 1}
+            if :rand.uniform(10) == 1 do
+              w5_update(repo, variant, id)
+              %{acc | ops: acc.ops + 1, updates: acc.updates + 1}
+            else
+              %Post{} = repo.get(Post, id)
+              %{acc | ops: acc.ops + 1}
+            end
           rescue
             e ->
               if busy?(e), do: %{acc | busy: acc.busy + 1}, else: %{acc | other: acc.other + 1}
@@ -472,6 +525,18 @@ if Code.ensure_loaded?(Ecto.Schema) and Code.ensure_loaded?(Ecto.Adapters.LibSql
           post = repo.get!(Post, id)
           repo.update!(Ecto.Changeset.change(post, views: post.views + 1))
         end)
+    end
+
+    defp w5_update(repo, :concurrent, id) do
+      {:ok, _} =
+        repo.transaction(
+          fn ->
+            post = repo.get!(Post, id)
+            repo.update!(Ecto.Changeset.change(post, views: post.views + 1))
+          end,
+          mode: :concurrent,
+          retry_conflicts: 1_000
+        )
     end
 
     # Ours are told by code. exqlite's errors carry only SQLite's message
@@ -535,7 +600,13 @@ defmodule Bench do
     # Full mode: Ecto and the adapter are compiled, W1-W6 run through them.
     # Core mode: EctoLibSql.Native only, so W6 (and W7) but no W1-W5.
     full? = Code.ensure_loaded?(Bench.Full)
-    systems = if full?, do: [{"ecto_libsql", Bench.LibSqlRepo}] ++ comparison(), else: []
+
+    systems =
+      if full?,
+        do:
+          [{"ecto_libsql", Bench.LibSqlRepo, []}, {"ecto_libsql turso", Bench.TursoRepo, [engine: :turso]}] ++
+            comparison(),
+        else: []
 
     unless Code.ensure_loaded?(Benchee) do
       IO.puts("benchee is not available: run bench/run (MIX_ENV=bench), which fetches it")
@@ -558,7 +629,7 @@ defmodule Bench do
             "(set ECTO_LIBSQL_DEPS_PATH for full mode)"
         )
 
-      length(systems) == 1 ->
+      length(systems) == 2 ->
         IO.puts("ecto_sqlite3 not available: comparing against the native floor (W7) only")
 
       true ->
@@ -570,21 +641,22 @@ defmodule Bench do
     ctx = %{reps: reps, seconds: env_int("BENCH_SECONDS", 5), tmp: tmp, only: only}
 
     results =
-      for {name, repo} <- systems, into: %{} do
+      for {name, repo, repo_opts} <- systems, into: %{} do
         IO.puts("\n## #{name}")
         # apply/3: Bench.Full only exists in full mode.
-        {name, apply(Bench.Full, :run_system, [ctx, name, repo])}
+        {name, apply(Bench.Full, :run_system, [ctx, name, repo, repo_opts])}
       end
 
     core = if wanted?(ctx, "W6"), do: w6_core(ctx), else: %{}
-    table(results, core, floor, length(systems) > 1)
+    table(results, core, floor, length(systems) > 2)
+    engines_table(results, core)
     IO.puts("\nload average after: #{load_average()}")
     File.rm_rf!(tmp)
   end
 
   defp comparison do
     if Code.ensure_loaded?(Bench.Sqlite3Repo) do
-      [{"ecto_sqlite3", Bench.Sqlite3Repo}]
+      [{"ecto_sqlite3", Bench.Sqlite3Repo, []}]
     else
       []
     end
@@ -656,6 +728,21 @@ defmodule Bench do
       end
 
     Native.close(conn)
+
+    # The same on the turso engine.
+    turso_path = Path.join(ctx.tmp, "w6_turso.db")
+    {:ok, conn} = Native.open(database: turso_path, engine: :turso)
+    {:ok, _} = Native.execute(conn, @create)
+    seed_native(conn, @point_rows)
+    {:ok, stmt} = Native.prepare(conn, @driver_read)
+
+    turso =
+      measure(ctx, length(ids), "µs/op", fn ->
+        Enum.each(ids, fn id -> {:ok, %{num_rows: 1}} = Native.query_stmt(stmt, [id]) end)
+      end)
+
+    Native.close(conn)
+    results = Map.put(results, "W6 turso prepare + query_stmt", turso)
     Enum.each(results, fn {k, r} -> IO.puts("#{k}: #{describe(r)}") end)
     results
   end
@@ -741,6 +828,37 @@ defmodule Bench do
       Enum.each(floor_lines, &IO.puts/1)
     end
   end
+
+  # The turso engine against the libSQL engine, same adapter, same run.
+  defp engines_table(results, core) do
+    libsql = Map.get(results, "ecto_libsql", %{})
+    turso = Map.get(results, "ecto_libsql turso", %{})
+
+    keys =
+      ["W1", "W2", "W3", "W4", "W5 update outside transaction", "W5 update in transaction (immediate)"] ++
+        for(pool <- [8, 32], do: "W5 update in transaction (concurrent, MVCC, pool #{pool})")
+
+    rows =
+      for(key <- keys, do: {key, libsql[key], turso[key]}) ++
+        [{"W6 Native prepare + query_stmt", core["W6 prepare + query_stmt"], core["W6 turso prepare + query_stmt"]}]
+
+    if Enum.any?(rows, fn {_, _, t} -> t != nil end) do
+      IO.puts("\n## Engines: turso against libSQL (same adapter, same run)\n")
+      IO.puts("| workload | unit | libSQL median | turso median | turso x libSQL | notes |\n|---|---|---|---|---|---|")
+
+      for {key, l, t} <- rows, t != nil do
+        IO.puts(
+          "| #{key} | #{t.unit} | #{l && fmt(l.median)} | #{fmt(t.median)} | #{l && speedup(t, l)} | " <>
+            "#{engine_notes(t)} |"
+        )
+      end
+    end
+  end
+
+  defp engine_notes(%{retries: retries, lost_updates: lost} = r),
+    do: "#{note(r, "")}; conflicts retried: #{retries}; lost updates: #{inspect(lost)}"
+
+  defp engine_notes(r), do: note(r, "")
 
   # How many times faster than ecto_sqlite3 (> 1 is better).
   defp speedup(_, nil), do: ""

@@ -220,9 +220,23 @@ impl Conn {
         }
     }
 
-    /// Runs one statement of SQL text without parameters, stepping any rows
-    /// it returns to the end.
+    /// Runs one statement of SQL text without parameters and without rows
+    /// (transaction control): libSQL's `execute`, which a remote connection
+    /// also reads to follow the transaction's state.
     pub fn execute(&self, driver: Driver, sql: &str) -> Result<()> {
+        match self {
+            Conn::Libsql(conn) => {
+                block_on(driver, conn.execute(sql, ()))??;
+                Ok(())
+            }
+            #[cfg(feature = "turso")]
+            Conn::Turso(conn) => conn.execute(sql),
+        }
+    }
+
+    /// Runs one statement of SQL text without parameters, stepping any rows
+    /// it returns (a pragma's) to the end.
+    pub fn run_to_end(&self, driver: Driver, sql: &str) -> Result<()> {
         match self {
             Conn::Libsql(conn) => {
                 block_on(driver, async {

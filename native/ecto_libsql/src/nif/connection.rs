@@ -393,7 +393,7 @@ fn open_connection(db: &ResourceArc<DbResource>, opts: &ConnectOpts) -> Result<C
         conn.busy_timeout(Duration::from_millis(opts.busy_timeout))?;
     }
     for sql in &opts.setup_sql {
-        conn.execute(kind.driver(), sql)?;
+        conn.run_to_end(kind.driver(), sql)?;
     }
     Ok(ConnInner {
         conn,

@@ -399,7 +399,7 @@ fn initialise(resource: &DbResource, init_sql: &[String]) -> Result<()> {
         // A pragma may return a row (journal_mode does): it is read and dropped.
         let ran = init_sql
             .iter()
-            .try_for_each(|sql| conn.execute(resource.kind.driver(), sql));
+            .try_for_each(|sql| conn.run_to_end(resource.kind.driver(), sql));
         match ran {
             // Two openers of a new file (still in rollback-journal mode)
             // can each hold a shared lock and want the exclusive one to
