@@ -58,7 +58,8 @@ pub struct Control {
     completed_upto: AtomicU64,
     closing: AtomicBool,
     abandoned: Mutex<HashSet<u64>>,
-    current: Mutex<Option<Interruptible>>,
+    /// What runs now, and the number of the job it runs for.
+    current: Mutex<Option<(u64, Interruptible)>>,
     reply_lock: Mutex<()>,
     gate: Option<Arc<WriteGate>>,
 }
@@ -120,14 +121,18 @@ impl Control {
     /// Publishes `what` as what job `seq` runs now; `None` if the job was
     /// cancelled already (then nothing runs).
     pub fn enter(&self, seq: u64, what: Interruptible) -> Option<Running<'_>> {
-        *lock(&self.current) = Some(what);
+        *lock(&self.current) = Some((seq, what));
         let running = Running { control: self };
         (!self.is_cancelled(seq)).then_some(running)
     }
 
-    fn interrupt_current(&self) {
-        if let Some(what) = lock(&self.current).as_ref() {
-            what.interrupt();
+    /// Interrupts what runs now if `meant` says its job is one to stop:
+    /// an interrupt never reaches a later job than the ones it was for.
+    fn interrupt_current(&self, meant: impl Fn(u64) -> bool) {
+        if let Some((seq, what)) = lock(&self.current).as_ref() {
+            if meant(*seq) {
+                what.interrupt();
+            }
         }
         if let Some(gate) = &self.gate {
             gate.wake_all();
@@ -137,9 +142,9 @@ impl Control {
     /// `interrupt/1`: stops the job running now and every job handed over
     /// before this call; later jobs are not affected.
     pub fn interrupt_all(&self) {
-        self.interrupted_upto
-            .fetch_max(self.last_seq.load(SeqCst), SeqCst);
-        self.interrupt_current();
+        let upto = self.last_seq.load(SeqCst);
+        self.interrupted_upto.fetch_max(upto, SeqCst);
+        self.interrupt_current(|seq| seq <= upto);
     }
 
     /// A caller gave up on job `seq` (its timeout): interrupt it if it runs
@@ -153,7 +158,7 @@ impl Control {
             lock(&self.abandoned).insert(seq);
         }
         if self.running.load(SeqCst) == seq {
-            self.interrupt_current();
+            self.interrupt_current(|running| running == seq);
         } else if let Some(gate) = &self.gate {
             gate.wake_all();
         }
@@ -163,7 +168,7 @@ impl Control {
     /// Close: every job, running or queued, stops.
     pub fn close(&self) {
         self.closing.store(true, SeqCst);
-        self.interrupt_current();
+        self.interrupt_current(|_| true);
     }
 
     /// Ends job `seq`: calls `send` with the reply lock held unless the job
@@ -204,6 +209,26 @@ mod tests {
         control.finish(b, || sent.push(b));
         assert_eq!(sent, vec![a]);
         assert_eq!(control.abandon(a), Abandoned::AlreadySent);
+    }
+
+    #[test]
+    fn a_late_abandon_does_not_stop_the_next_job() {
+        let control = Control::new(None);
+        let first = control.next_seq();
+        let second = control.next_seq();
+        let flag = Arc::new(AtomicBool::new(false));
+        control.start(second);
+        let running = control
+            .enter(second, Interruptible::Flag(flag.clone()))
+            .expect("not cancelled");
+        // The first job finished before; its caller gives up only now.
+        control.abandon(first);
+        control.interrupt_current(|seq| seq == first);
+        assert!(!flag.load(SeqCst));
+        // An interrupt meant for every job so far reaches it.
+        control.interrupt_all();
+        assert!(flag.load(SeqCst));
+        drop(running);
     }
 
     #[test]

@@ -277,8 +277,8 @@ impl ConnInner {
         params: crate::nif::term::Params,
     ) -> Option<String> {
         let values = self.cache.peek(sql)?.bind_values(params).ok()?;
-        // libSQL only: the probe reads SQLite's pragmas.
-        let conn = self.conn.libsql("naming failed foreign keys").ok()?;
+        // libSQL only: the probe needs PRAGMA foreign_key_check.
+        let conn = self.conn.as_libsql()?;
         block_on(Driver::Inline, async {
             conn.execute("SAVEPOINT ecto_libsql_fk_probe", ()).await.ok()?;
             let _ = conn.execute("PRAGMA defer_foreign_keys = ON", ()).await;
