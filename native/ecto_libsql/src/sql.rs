@@ -92,7 +92,7 @@ pub fn has_trailing_statement(sql: &str) -> bool {
                     blocks = blocks.saturating_sub(1);
                 }
             }
-            Token::Word(..) => {}
+            Token::Word(..) | Token::Param(_) => {}
             Token::Semicolon if blocks == 0 => {
                 return tokens.any(|t| matches!(t, Token::Word(..)));
             }
@@ -115,8 +115,33 @@ pub fn calls(sql: &str, name: &str) -> bool {
         Token::Word(w, _, end) => {
             w.eq_ignore_ascii_case(name) && sql[end..].trim_start().starts_with('(')
         }
-        Token::Semicolon => false,
+        Token::Param(_) | Token::Semicolon => false,
     })
+}
+
+/// The statement's parameters as SQLite numbers them, each with its name
+/// (`None` for `?` and `?NNN`): a bare `?` takes the next number, `?NNN`
+/// that number, and a name its first occurrence's number. For an engine
+/// whose own count can fall short (see `engine::turso`).
+pub fn placeholders(sql: &str) -> Vec<Option<String>> {
+    let mut slots: Vec<Option<String>> = Vec::new();
+    for token in tokens(sql) {
+        let Token::Param(param) = token else { continue };
+        if param == "?" {
+            slots.push(None);
+        } else if let Some(number) = param.strip_prefix('?') {
+            // SQLite's limit on a parameter's number is 32,766.
+            let Ok(n) = number.parse::<usize>() else {
+                continue;
+            };
+            if (1..=32_766).contains(&n) && n > slots.len() {
+                slots.resize(n, None);
+            }
+        } else if !slots.iter().any(|s| s.as_deref() == Some(param.as_str())) {
+            slots.push(Some(param));
+        }
+    }
+    slots
 }
 
 /// Whether the statement is a CREATE [TEMP] TRIGGER.
@@ -137,6 +162,8 @@ fn is_create_trigger(sql: &str) -> bool {
 enum Token {
     /// A word, its parenthesis depth, and the byte offset just past it.
     Word(String, usize, usize),
+    /// A parameter: `?`, `?NNN`, or a name with its prefix (`:a`, `@a`, `$a`).
+    Param(String),
     Semicolon,
 }
 
@@ -145,7 +172,7 @@ enum Token {
 fn keywords(sql: &str) -> impl Iterator<Item = (String, usize)> + '_ {
     tokens(sql).filter_map(|t| match t {
         Token::Word(w, depth, _) => Some((w, depth)),
-        Token::Semicolon => None,
+        Token::Param(_) | Token::Semicolon => None,
     })
 }
 
@@ -181,6 +208,24 @@ fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
                     i += 1;
                 }
                 return Some(Token::Word(sql[start..i].to_string(), depth, i));
+            } else if b == b'?' {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                return Some(Token::Param(sql[start..i].to_string()));
+            } else if matches!(b, b':' | b'@' | b'$')
+                && bytes
+                    .get(i + 1)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                return Some(Token::Param(sql[start..i].to_string()));
             } else {
                 i += 1;
                 match b {
@@ -216,6 +261,20 @@ mod tests {
         ));
         assert!(!calls("SELECT lag FROM t", "lag"));
         assert!(!calls("SELECT 'lag(' FROM t -- lag(", "lag"));
+    }
+
+    #[test]
+    fn placeholders_are_numbered_as_sqlite_numbers_them() {
+        assert_eq!(placeholders("SELECT ?, ?, '?' -- ?"), vec![None, None]);
+        assert_eq!(placeholders("SELECT ?3, ?1"), vec![None, None, None]);
+        assert_eq!(
+            placeholders("SELECT :a, @b, :a, $c, ':d'"),
+            vec![Some(":a".into()), Some("@b".into()), Some("$c".into())]
+        );
+        assert_eq!(
+            placeholders("SELECT 1 WHERE (0) AND x IN (?1,?2,?3)").len(),
+            3
+        );
     }
 
     #[test]

@@ -149,9 +149,19 @@ impl Conn {
             });
         }
         let stmt = caught(|| self.conn.prepare(sql).map_err(error))?;
+        // Turso drops the parameter slots of a condition it folds away
+        // (`WHERE 0 AND x = ?1` has none): SQLite's numbering, read from
+        // the SQL, keeps the count callers expect.
+        let placeholders = crate::sql::placeholders(sql);
+        let folded = if placeholders.len() > stmt.parameters_count() {
+            placeholders
+        } else {
+            Vec::new()
+        };
         Ok(Stmt {
             stmt: RefCell::new(Box::new(stmt)),
             stop: self.stop.clone(),
+            folded,
         })
     }
 
@@ -178,6 +188,7 @@ impl Conn {
             let stmt = Stmt {
                 stmt: RefCell::new(Box::new(stmt)),
                 stop: self.stop.clone(),
+                folded: Vec::new(),
             };
             let result = each(&stmt);
             stmt.reset();
@@ -193,6 +204,9 @@ pub struct Stmt {
     // Boxed: a statement is large, and it sits in the statement cache.
     stmt: RefCell<Box<turso_core::Statement>>,
     stop: Arc<AtomicBool>,
+    /// SQLite's parameters, when Turso reports fewer (see `Conn::prepare`);
+    /// else empty.
+    folded: Vec<Option<String>>,
 }
 
 impl Stmt {
@@ -209,12 +223,17 @@ impl Stmt {
     }
 
     pub fn parameter_count(&self) -> usize {
-        self.stmt.borrow().parameters_count()
+        self.stmt.borrow().parameters_count().max(self.folded.len())
     }
 
     pub fn parameter_name(&self, index: usize) -> Option<String> {
-        let index = NonZero::new(index)?;
-        self.stmt.borrow().parameters().name(index)
+        let slot = NonZero::new(index)?;
+        let stmt = self.stmt.borrow();
+        if stmt.parameters().has_slot(slot) {
+            stmt.parameters().name(slot)
+        } else {
+            self.folded.get(index - 1).cloned().flatten()
+        }
     }
 
     pub fn reset(&self) {
@@ -242,6 +261,10 @@ impl Stmt {
         let mut stmt = self.stmt.borrow_mut();
         for (i, value) in values.into_iter().enumerate() {
             let index = NonZero::new(i + 1).ok_or_else(|| Error::misuse("parameter index 0"))?;
+            // A parameter Turso folded away is read by nothing.
+            if !stmt.parameters().has_slot(index) && i < self.folded.len() {
+                continue;
+            }
             let value = value_of(value)?;
             caught(|| stmt.bind_at(index, value).map_err(error))?;
         }
@@ -449,6 +472,7 @@ fn probe_one(conn: &Conn, capability: &Capability) -> Option<i64> {
     let stmt = Stmt {
         stmt: RefCell::new(Box::new(stmt)),
         stop: conn.stop.clone(),
+        folded: Vec::new(),
     };
     struct First(Option<i64>, usize);
     impl RowSink for First {
@@ -640,6 +664,30 @@ mod tests {
             )
             .expect_err("refused in a script too");
         assert_eq!(err.code(), "unsupported");
+    }
+
+    #[test]
+    fn parameters_of_a_condition_turso_folds_away_still_count() {
+        let db = open(":memory:", false, false).expect("open");
+        let conn = db.connect().expect("connect");
+        conn.execute("CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER)")
+            .expect("create");
+        conn.execute("INSERT INTO c VALUES (1, 1)").expect("insert");
+        let sql = "SELECT id FROM c WHERE (0) AND (p IN (?1, ?2, :three))";
+        let stmt = conn.prepare(sql).expect("prepare");
+        assert_eq!(stmt.parameter_count(), 3);
+        assert_eq!(stmt.parameter_name(3), Some(":three".to_string()));
+        let values = vec![libsql::Value::Integer(1); 3];
+        assert_eq!(
+            rows(&conn, sql, values).expect("runs"),
+            Vec::<Vec<String>>::new()
+        );
+        let sql = "SELECT id FROM c WHERE (1) AND (p IN (?1, ?2))";
+        let values = vec![libsql::Value::Integer(1); 2];
+        assert_eq!(
+            rows(&conn, sql, values).expect("runs"),
+            vec![vec!["Integer(1)"]]
+        );
     }
 
     #[test]
